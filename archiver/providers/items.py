@@ -81,7 +81,8 @@ class Page:
     ended). `served_at` is the provider's clock (its `Date` header) when it answered,
     so windowed sources measure their window in the provider's time, not ours.
     `newest_first` is False when this page contradicts newest-first order, so the
-    engine must not stop early on it.
+    engine must not stop early on it. `meta` holds envelope facts worth keeping that
+    belong to the stream rather than to an item (qaves bucket id, visibility, link).
     """
 
     items: list[Item]
@@ -90,3 +91,4 @@ class Page:
     served_at: datetime | None = None
     newest_first: bool = True
     repeats: int = 0
+    meta: dict[str, Any] | None = None
