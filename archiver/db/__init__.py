@@ -1,0 +1,1 @@
+"""The archive database: schema (models), engines, migrations."""
