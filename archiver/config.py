@@ -177,6 +177,10 @@ class Config(BaseModel):
     database_url: str
     files_dir: Path
     sources: tuple[SourceSettings, ...]
+    default_database: bool = False
+    """True when the database is the documented default beside the config file: only
+    then may its folder be created; elsewhere a missing folder is more likely an
+    unmounted disk than a wish for a new, empty archive."""
 
     def source_names(self) -> list[str]:
         return [source.name for source in self.sources]
@@ -233,8 +237,7 @@ class Config(BaseModel):
             key = key_path.read_text(encoding="utf-8").strip()
         except OSError as error:
             raise ConfigError(
-                f"{settings.name}: cannot read the API key file {key_path}: "
-                f"{error.strerror or error}"
+                f"{settings.name}: cannot read the API key file {key_path}: {error.strerror or error}"
             ) from None
         if not key:
             raise ConfigError(f"{settings.name}: the API key file {key_path} is empty")
@@ -301,8 +304,7 @@ def parse_config(document: dict[str, Any], file: Path, environ: Mapping[str, str
     if not isinstance(raw_sources, list):
         raise ConfigError(f"{file}: sources: must be an array of tables ([[sources]])")
     sources = tuple(
-        _validate(SourceSettings, raw, file, f"sources[{index}]")
-        for index, raw in enumerate(raw_sources)
+        _validate(SourceSettings, raw, file, f"sources[{index}]") for index, raw in enumerate(raw_sources)
     )
     seen: set[str] = set()
     for index, source in enumerate(sources):
@@ -312,13 +314,17 @@ def parse_config(document: dict[str, Any], file: Path, environ: Mapping[str, str
 
     folder = file.parent
     database_url = environ.get("ARCHIVER_DATABASE_URL") or archive.database_url
-    url_origin = "$ARCHIVER_DATABASE_URL" if environ.get("ARCHIVER_DATABASE_URL") else f"{file}: archive.database_url"
+    url_origin = (
+        "$ARCHIVER_DATABASE_URL" if environ.get("ARCHIVER_DATABASE_URL") else f"{file}: archive.database_url"
+    )
     files_dir = environ.get("ARCHIVER_FILES_DIR") or archive.files_dir
+    resolved_url = _resolve_database_url(folder, database_url, url_origin)
     return Config(
         path=file,
-        database_url=_resolve_database_url(folder, database_url, url_origin),
+        database_url=resolved_url,
         files_dir=_resolve_against(folder, files_dir),
         sources=sources,
+        default_database=resolved_url == _resolve_database_url(folder, DEFAULT_DATABASE_URL, ""),
     )
 
 

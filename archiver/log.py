@@ -25,8 +25,14 @@ _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
 _PATTERNS = [
     (re.compile(r"(?i)(bearer\s+)[^\s'\",}]+"), r"\1" + REDACTED),
-    (re.compile(r"(?i)((?:x-api-key|authorization|api[_-]?key)['\"]?\s*[:=]\s*['\"]?)[^\s'\",}&]+"), r"\1" + REDACTED),
-    (re.compile(r"(?i)([?&](?:token|signature|sig|key|x-amz-signature)=)[^&\s'\"]+"), r"\1" + REDACTED),
+    (
+        re.compile(r"(?i)((?:x-api-key|authorization|api[_-]?key)['\"]?\s*[:=]\s*['\"]?)[^\s'\",}&]+"),
+        r"\1" + REDACTED,
+    ),
+    (
+        re.compile(r"(?i)([?&](?:token|signature|sig|key|x-amz-signature)=)[^&\s'\"]+"),
+        r"\1" + REDACTED,
+    ),
 ]
 
 

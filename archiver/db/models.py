@@ -158,9 +158,7 @@ class SyncState(Base):
 
     __tablename__ = "sync_state"
 
-    source_id: Mapped[int] = mapped_column(
-        ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True
-    )
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
     last_success_at: Mapped[datetime | None]
     watermark: Mapped[datetime | None]
     last_complete_at: Mapped[datetime | None]

@@ -82,9 +82,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_generations")),
-        sa.UniqueConstraint(
-            "source_id", "external_id", name=op.f("uq_generations_source_id_external_id")
-        ),
+        sa.UniqueConstraint("source_id", "external_id", name=op.f("uq_generations_source_id_external_id")),
     )
     with op.batch_alter_table("generations", schema=None) as batch_op:
         batch_op.create_index(
@@ -155,9 +153,7 @@ def upgrade() -> None:
     op.create_table(
         "assets",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column(
-            "generation_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("generation_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("role", sa.String(length=20), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("url", sa.Text(), nullable=False),
@@ -196,9 +192,7 @@ def upgrade() -> None:
     op.create_table(
         "generation_revisions",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column(
-            "generation_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("generation_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column(
             "raw",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
