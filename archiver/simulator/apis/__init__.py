@@ -1,0 +1,1 @@
+"""One module per fake provider, each written from that provider's documentation."""
