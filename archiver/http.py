@@ -162,11 +162,15 @@ def error_for_status(
     )
 
 
-def _scrub(text: str, secrets: Iterable[str]) -> str:
-    """One line, bounded, and without any header value we sent (a server may echo the key)."""
-    for secret in secrets:
-        if len(secret) >= 8:
-            text = text.replace(secret, "[redacted]")
+def _scrub(text: str, header_values: Iterable[str]) -> str:
+    """One line, bounded, and holding no secret we sent: a server may echo the key back.
+
+    Header values are split on blanks so `Bearer <key>` hides the bare key too.
+    """
+    for value in header_values:
+        for secret in value.split():
+            if len(secret) >= 8:
+                text = text.replace(secret, "[redacted]")
     line = " ".join(text.split())
     return line if len(line) <= _DETAIL_LIMIT else line[: _DETAIL_LIMIT - 1] + "…"
 

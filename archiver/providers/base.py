@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from archiver.errors import BadResponseError
 from archiver.http import Caller, HttpClient, JsonResponse, error_for_status
+from archiver.providers.fields import is_plain_id
 from archiver.providers.items import (
     AssetRef,
     AssetRole,
@@ -59,7 +60,7 @@ class ErrorEnvelope:
     provider's own advice to the error for a status.
     """
 
-    message_at: tuple[Path, ...] = (("error", "message"), ("error",), ("message",), ("detail",))
+    message_at: tuple[Path, ...] = (("error", "message"), ("message",), ("error",), ("detail",))
     code_at: Path | None = None
     ok_at: Path | None = None
     code_status: Mapping[str, int] = field(default_factory=dict)
@@ -206,10 +207,9 @@ class Provider:
 
     def _normalize_or_reject(self, raw: Any) -> Item | RejectedItem:
         """A malformed item becomes a RejectedItem; it never spoils the rest of its page."""
-        readable_id = raw.get(self.id_field) if isinstance(raw, dict) else None
-        external_id = readable_id if isinstance(readable_id, str) and readable_id else None
         if not isinstance(raw, dict):
             return RejectedItem(raw, f"expected a JSON object, got {type(raw).__name__}")
+        external_id = raw.get(self.id_field) if is_plain_id(raw.get(self.id_field)) else None
         try:
             return self.normalize(raw)
         except ValidationError as exc:

@@ -38,9 +38,14 @@ def from_timestamp_string(value: Any) -> datetime:
     return from_iso(value)
 
 
+def is_plain_id(value: Any) -> bool:
+    """A usable external id: a non-empty string without control characters (a NUL
+    cannot be stored in a Postgres text column). Anything else printable is data."""
+    return isinstance(value, str) and bool(value) and not any(ord(c) < 32 or ord(c) == 127 for c in value)
+
+
 def _plain_id(value: str) -> str:
-    # A control character (NUL above all) cannot be stored in a Postgres text column.
-    if not value or any(ord(c) < 32 or ord(c) == 127 for c in value):
+    if not is_plain_id(value):
         raise ValueError("the id is empty or holds control characters")
     return value
 
