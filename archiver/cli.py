@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NoReturn
@@ -22,8 +23,12 @@ from archiver.config import Config, load_config
 from archiver.db.engine import display_url
 from archiver.db.migrate import head_revision, upgrade
 from archiver.errors import ArchiverError
+from archiver.http import build_client
 from archiver.log import LogFormat, configure_logging, get_logger, redact
+from archiver.progress import progress_for_terminal
+from archiver.signals import stop_on_signals
 from archiver.status import SourceStatus, collect_status
+from archiver.sync import Mode, RunResult, SyncEngine
 
 log = get_logger("archiver.cli")
 
@@ -95,6 +100,72 @@ def migrate(session: Session) -> None:
         click.echo(f"{where}: schema upgraded from {before or 'empty'} to {after}")
 
 
+def _source_names(function):  # type: ignore[no-untyped-def]
+    return click.argument("names", nargs=-1, metavar="[NAME]...")(function)
+
+
+_no_wait = click.option(
+    "--no-wait",
+    is_flag=True,
+    help="Exit with an error instead of waiting when another archiver holds a source.",
+)
+
+
+@cli.command()
+@_source_names
+@_no_wait
+@click.pass_obj
+def sync(session: Session, names: tuple[str, ...], no_wait: bool) -> None:
+    """One incremental pass over the named sources (all when none are named).
+
+    A source never synced before is read in full, as a backfill would. Exits 0 only
+    when every selected source succeeded.
+    """
+    _run_pass(session, names, Mode.SYNC, wait=not no_wait)
+
+
+@cli.command()
+@_source_names
+@_no_wait
+@click.pass_obj
+def backfill(session: Session, names: tuple[str, ...], no_wait: bool) -> None:
+    """Walk the whole history each provider still serves; resumes an interrupted backfill."""
+    _run_pass(session, names, Mode.BACKFILL, wait=not no_wait)
+
+
+def _run_pass(session: Session, names: tuple[str, ...], mode: Mode, *, wait: bool) -> None:
+    sources = session.config.resolve(names)  # every key is read before any work starts
+    archive = session.open()
+    results: list[RunResult] = []
+    with (
+        build_client() as http,
+        stop_on_signals(threading.Event()) as stop,
+        progress_for_terminal() as progress,
+    ):
+        engine = SyncEngine(archive, http, stop=stop, progress=progress)
+        for source in sources:
+            if stop.is_set():
+                break
+            results.append(engine.run(source, mode, wait=wait))
+    for result in results:
+        _report(result)
+    if len(results) < len(sources) or not all(r.ok for r in results):
+        raise click.exceptions.Exit(1)
+
+
+def _report(result: RunResult) -> None:
+    counts = result.counts
+    line = (
+        f"{result.source}: {result.mode.value} {result.status}: {counts.seen} seen, {counts.new} new, "
+        f"{counts.updated} updated, {counts.rejected} rejected, {result.pages} pages"
+    )
+    if result.gaps:
+        line += f", {result.gaps} coverage gap(s) recorded"
+    click.echo(line)
+    if result.error:
+        click.echo(f"archiver: {redact(result.error)}", err=True)
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
@@ -132,7 +203,7 @@ def _age(moment: datetime | None, now: datetime) -> str:
 
 
 def _print_status(statuses: list[SourceStatus]) -> None:
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 160)
     if not statuses:
         console.print("No sources configured: add [[sources]] to the config file (see README).")
         return
@@ -159,7 +230,7 @@ def _print_status(statuses: list[SourceStatus]) -> None:
             s.provider,
             "[green]ok[/]" if s.healthy else "[red]" + "; ".join(s.problems) + "[/]",
             _age(s.last_success_at, now),
-            f"{s.watermark:%Y-%m-%d %H:%M:%S}" if s.watermark else "-",
+            f"{s.watermark:%Y-%m-%d %H:%M}" if s.watermark else "-",
             str(s.records),
             files,
             str(len(s.open_gaps)),

@@ -75,14 +75,14 @@ def collect_status(
             asset_counts.setdefault(source_id, {})[state] = count
         states = {
             row.source_id: row
-            for row in connection.execute(select(SyncState).where(SyncState.source_id.in_(ids))).scalars()
+            for row in connection.execute(select(SyncState.__table__).where(SyncState.source_id.in_(ids)))
         }
         gaps: dict[int, list[dict[str, Any]]] = {}
         for gap in connection.execute(
-            select(CoverageGap)
+            select(CoverageGap.__table__)
             .where(CoverageGap.source_id.in_(ids), CoverageGap.acknowledged_at.is_(None))
             .order_by(CoverageGap.gap_start)
-        ).scalars():
+        ):
             gaps.setdefault(gap.source_id, []).append(
                 {
                     "id": gap.id,
@@ -100,8 +100,8 @@ def collect_status(
         runs = {
             run.source_id: run
             for run in connection.execute(
-                select(SyncRun).join(latest, SyncRun.id == latest.c.run_id)
-            ).scalars()
+                select(SyncRun.__table__).join(latest, SyncRun.id == latest.c.run_id)
+            )
         }
         last_errors = dict(
             connection.execute(

@@ -1,0 +1,234 @@
+"""Writes one normalized page into the archive, in the caller's transaction.
+
+The rules of DESIGN.md "Incremental sync": an upsert updates what the provider sent and
+nothing else (a field missing from a later listing never blanks a stored value), `raw`
+keeps the newest payload and an earlier one that differs in substance goes to
+`generation_revisions`, a page is de-duplicated by key first (Postgres refuses an
+ON CONFLICT that meets one key twice), and assets get the newest URL the provider gave.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from archiver.db.models import Asset, Generation, GenerationRevision, RejectedItem
+from archiver.providers.items import Item
+from archiver.providers.items import RejectedItem as Rejected
+
+_FIELDS = (
+    "status",
+    "provider_status",
+    "prompt",
+    "negative_prompt",
+    "model",
+    "bucket",
+    "created_at",
+    "completed_at",
+)
+# Signed URLs change their query on every listing; that is no change of substance.
+_URL_QUERY = re.compile(r"(https?://[^\s?\"#]+)\?[^\s\"#]*")
+
+
+@dataclass
+class PageCounts:
+    seen: int = 0
+    new: int = 0
+    updated: int = 0
+    rejected: int = 0
+    assets_new: int = 0
+
+    def add(self, other: PageCounts) -> None:
+        for name in ("seen", "new", "updated", "rejected", "assets_new"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+def _insert(connection: Connection) -> Any:
+    return postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+
+
+def substance(raw: Any) -> Any:
+    """`raw` without the volatile parts (signed URL queries), for change detection."""
+    if isinstance(raw, str):
+        return _URL_QUERY.sub(r"\1", raw)
+    if isinstance(raw, dict):
+        return {key: substance(value) for key, value in raw.items()}
+    if isinstance(raw, list):
+        return [substance(value) for value in raw]
+    return raw
+
+
+def _unique(items: Iterable[Item]) -> list[Item]:
+    """First occurrence wins: a page is newest first, and a repeat adds nothing."""
+    seen: dict[str, Item] = {}
+    for item in items:
+        seen.setdefault(item.external_id, item)
+    return list(seen.values())
+
+
+def save_page(
+    connection: Connection,
+    source_id: int,
+    items: Sequence[Item],
+    rejected: Sequence[Rejected],
+    now: datetime,
+    run_id: int | None = None,
+) -> PageCounts:
+    """Upsert a page's items and their assets; record its rejected items."""
+    counts = PageCounts(seen=len(items), rejected=len(rejected))
+    unique = _unique(items)
+    if unique:
+        ids, changed_ids, new_ids = _upsert_generations(connection, source_id, unique, now)
+        counts.new = len(new_ids)
+        counts.updated = len(changed_ids)
+        counts.assets_new = _upsert_assets(connection, unique, ids, now)
+    if rejected:
+        connection.execute(
+            insert(RejectedItem),
+            [
+                {
+                    "source_id": source_id,
+                    "sync_run_id": run_id,
+                    "external_id": r.external_id,
+                    "reason": r.reason,
+                    "raw": r.raw,
+                    "seen_at": now,
+                }
+                for r in rejected
+            ],
+        )
+    return counts
+
+
+def _upsert_generations(
+    connection: Connection, source_id: int, items: list[Item], now: datetime
+) -> tuple[dict[str, int], set[int], set[int]]:
+    keys = [item.external_id for item in items]
+    existing = {
+        row.external_id: row
+        for row in connection.execute(
+            select(
+                Generation.id,
+                Generation.external_id,
+                Generation.raw,
+                *(getattr(Generation, f) for f in _FIELDS),
+            ).where(Generation.source_id == source_id, Generation.external_id.in_(keys))
+        )
+    }
+    fresh = [item for item in items if item.external_id not in existing]
+    ids = {key: row.id for key, row in existing.items()}
+    new_ids: set[int] = set()
+    if fresh:
+        rows = [
+            {
+                "source_id": source_id,
+                "external_id": item.external_id,
+                "raw": item.raw,
+                "first_seen_at": now,
+                "last_seen_at": now,
+                **{name: _value(item, name) for name in _FIELDS},
+            }
+            for item in fresh
+        ]
+        statement = (
+            _insert(connection)(Generation)
+            .on_conflict_do_nothing(index_elements=["source_id", "external_id"])
+            .returning(Generation.id, Generation.external_id)
+        )
+        for row in connection.execute(statement, rows):
+            ids[row.external_id] = row.id
+            new_ids.add(row.id)
+
+    changes: list[dict[str, Any]] = []
+    revisions: list[dict[str, Any]] = []
+    untouched: list[int] = []
+    changed_ids: set[int] = set()
+    for item in items:
+        row = existing.get(item.external_id)
+        if row is None:
+            continue
+        values = {
+            name: _value(item, name)
+            for name in _FIELDS
+            if _value(item, name) is not None and _value(item, name) != getattr(row, name)
+        }
+        raw_changed = item.raw != row.raw
+        raw_changed_in_substance = raw_changed and substance(item.raw) != substance(row.raw)
+        if raw_changed_in_substance:
+            revisions.append({"generation_id": row.id, "raw": row.raw, "seen_at": now})
+        if values or raw_changed_in_substance:
+            changed_ids.add(row.id)
+        if values or raw_changed:
+            kept = {name: getattr(row, name) for name in _FIELDS}
+            changes.append({"_id": row.id, "raw": item.raw, **kept, **values})
+        else:
+            untouched.append(row.id)
+    if changes:
+        connection.execute(
+            update(Generation)
+            .where(Generation.id == bindparam("_id"))
+            .values(raw=bindparam("raw"), last_seen_at=now, **{name: bindparam(name) for name in _FIELDS}),
+            changes,
+        )
+    if untouched:
+        connection.execute(update(Generation).where(Generation.id.in_(untouched)).values(last_seen_at=now))
+    if revisions:
+        connection.execute(insert(GenerationRevision), revisions)
+    return ids, changed_ids, new_ids
+
+
+def _value(item: Item, name: str) -> Any:
+    value = getattr(item, name)
+    return value.value if name == "status" else value
+
+
+def _upsert_assets(connection: Connection, items: list[Item], ids: dict[str, int], now: datetime) -> int:
+    wanted = {
+        (ids[item.external_id], ref.role.value, ref.position): ref.url
+        for item in items
+        if item.external_id in ids
+        for ref in item.assets
+    }
+    if not wanted:
+        return 0
+    generation_ids = sorted({key[0] for key in wanted})
+    existing = {
+        (row.generation_id, row.role, row.position): row
+        for row in connection.execute(
+            select(Asset.id, Asset.generation_id, Asset.role, Asset.position, Asset.url, Asset.state).where(
+                Asset.generation_id.in_(generation_ids)
+            )
+        )
+    }
+    fresh = [
+        {"generation_id": key[0], "role": key[1], "position": key[2], "url": url, "state": "pending"}
+        for key, url in wanted.items()
+        if key not in existing
+    ]
+    if fresh:
+        connection.execute(
+            _insert(connection)(Asset).on_conflict_do_nothing(
+                index_elements=["generation_id", "role", "position"]
+            ),
+            fresh,
+        )
+    moved = [
+        {"_id": row.id, "url": wanted[key], "state": "pending" if row.state == "missing" else row.state}
+        for key, row in existing.items()
+        if key in wanted and wanted[key] != row.url
+    ]
+    if moved:
+        # A new URL is worth trying at once, even for an asset waiting out a backoff.
+        connection.execute(
+            update(Asset)
+            .where(Asset.id == bindparam("_id"))
+            .values(url=bindparam("url"), state=bindparam("state"), next_attempt_at=None),
+            moved,
+        )
+    return len(fresh)
