@@ -155,6 +155,7 @@ def test_the_registry_knows_the_four_providers_by_key() -> None:
 def test_declarations_the_engine_and_config_read() -> None:
     assert provider_class("imaginepro").window == timedelta(hours=24)
     assert {k for k, cls in PROVIDERS.items() if cls.window} == {"imaginepro"}
+    assert all(cls.default_overlap > timedelta(0) for cls in PROVIDERS.values())
     assert provider_class("qaves").options == {"buckets"}
     assert provider_class("aurous").options == {"api_version"}
     assert not provider_class("apimall").options | provider_class("imaginepro").options
