@@ -231,7 +231,8 @@ class Config(BaseModel):
                 )
             return key, origin
         assert settings.api_key_file is not None
-        key_path = self._resolve_path(settings.api_key_file)
+        # `${CREDENTIALS_DIRECTORY}/name` reads a systemd LoadCredential= file.
+        key_path = self._resolve_path(os.path.expandvars(settings.api_key_file))
         origin = f"file {key_path}"
         try:
             key = key_path.read_text(encoding="utf-8").strip()

@@ -63,6 +63,7 @@ class RunResult:
     pages: int = 0
     error: str | None = None
     gaps: int = 0
+    busy: bool = False  # another archiver held the lease; nothing was done
 
     @property
     def ok(self) -> bool:
@@ -220,7 +221,7 @@ class SyncEngine:
                 ),
             )
         except LeaseBusyError as busy:
-            result.status, result.error = "error", str(busy)
+            result.status, result.error, result.busy = "error", str(busy), True
             return result
         run_id = self._start_run(source_id, mode)
         bound = log.bind(source=source.name, mode=mode.value, run_id=run_id)
