@@ -127,9 +127,6 @@ class Provider:
     id_field: ClassVar[str] = "id"
     errors: ClassVar[ErrorEnvelope] = ErrorEnvelope()
     window: ClassVar[timedelta | None] = None
-    # How far below the watermark an incremental sync re-reads: absorbs clock skew,
-    # same-second bursts and items that appear late in the listing. Config may override.
-    default_overlap: ClassVar[timedelta] = timedelta(minutes=10)
     # How far below the watermark an incremental sync re-reads: absorbs same-second
     # bursts and items listed a little after their created_at (config `overlap`).
     default_overlap: ClassVar[timedelta] = timedelta(minutes=2)

@@ -33,6 +33,9 @@ class ImaginePro(Provider):
     pages = PageNumber(page_param="page", size_param="size", size=100)
     items_at = ("images",)
     window = timedelta(hours=24)
+    # createdAt is when the job was created; the image is listed only once it is done,
+    # which for Midjourney can be minutes later.
+    default_overlap = timedelta(minutes=10)
 
     def normalize(self, raw: dict[str, Any]) -> Item:
         image = ImagineProImage.model_validate(raw)
