@@ -71,11 +71,14 @@ def prompt(rand: random.Random) -> str:
 
 
 def _long_prompt(rand: random.Random, base: str) -> str:
-    parts = [base]
-    size = len(base)
+    """A few random clauses repeated in numbered sections: long, varied, and cheap to make."""
+    clauses = [
+        f"{rand.choice(_SUBJECTS)} in {rand.choice(_STYLES)} {rand.choice(_EXOTIC)}"
+        for _ in range(6)
+    ]
+    block = ", ".join(clauses)
     target = rand.randint(4100, 9000)
-    while size < target:
-        part = f"{rand.choice(_SUBJECTS)} in {rand.choice(_STYLES)} {rand.choice(_EXOTIC)}"
-        parts.append(part)
-        size += len(part) + 2
-    return ", ".join(parts)
+    sections = [base]
+    while sum(len(part) + 2 for part in sections) < target:
+        sections.append(f"[{len(sections)}] {block}")
+    return ", ".join(sections)[:target]

@@ -4,7 +4,8 @@ Readings of the docs: newest first; `page` >= 1 (default 1), `limit` 1-50
 (default 20); a page past the end has no items. Statuses: completed, failed,
 pending, processing; `image_url` only when completed, `completed_at` when
 completed or failed, failed tasks refund their credits. Every error uses the
-documented envelope; 400 (not in the docs' table) uses code `invalid_request`.
+documented envelope; a 400 (not in the docs' table) names the parameter in its
+code (`invalid_limit`, `invalid_page`).
 The key `am_sim_unapproved` is known but not approved: 403 `forbidden`.
 One completed task in fifty (index % 50 == 49) serves exactly the bytes of the
 task just before it, under its own URL, so content-addressed dedup is exercised.

@@ -139,11 +139,12 @@ class Aurous(ProviderAPI):
         return super().file_at(request)
 
     def render(self, history: History, index: int, links: Links) -> dict[str, Any]:
+        item_id = history.item_id(index)
         shape = _Shape(history, index)
         phase, completed = history.outcome(index, 0.08, shape.duration_range)
         created = history.created_ms(index)
         done = phase == "succeeded"
-        outputs = [links(url) for url in self._outputs(history, index, shape)] if done else []
+        outputs = [links(url) for url in self._outputs(item_id, shape)] if done else []
         cost = None
         if phase in ("succeeded", "running"):
             cost = {
@@ -154,7 +155,7 @@ class Aurous(ProviderAPI):
         elif phase == "failed":
             cost = {"amount": 0, "currency": "credit", "breakdown": {}}
         return {
-            "id": history.item_id(index),
+            "id": item_id,
             "status": phase,
             "prompt": prompt(rng(history.key, index, 10)),
             "created_at": iso_seconds(created),
@@ -162,7 +163,7 @@ class Aurous(ProviderAPI):
             "negative_prompt": shape.negative_prompt,
             "output_urls": [] if shape.video else outputs,
             "output_video_url": outputs[0] if shape.video and outputs else None,
-            "reference_image_urls": self._references(history, index, shape) or None,
+            "reference_image_urls": self._references(item_id, shape) or None,
             "error_message": shape.failure if phase == "failed" else None,
             "duration_ms": completed - created if completed is not None else None,
             "cost": cost,
@@ -184,25 +185,24 @@ class Aurous(ProviderAPI):
             "completed_at": iso_seconds(completed) if completed is not None else None,
         }
 
-    def _outputs(self, history: History, index: int, shape: _Shape) -> list[str]:
-        item_id = history.item_id(index)
+    def _outputs(self, item_id: str, shape: _Shape) -> list[str]:
         if shape.video:
             return [self.url(f"/v1/videos/vid_{item_id[4:]}/output")]
         return [self.url(f"/v1/images/{item_id}/output/{n}") for n in range(shape.count)]
 
-    def _references(self, history: History, index: int, shape: _Shape) -> list[str]:
-        item_id = history.item_id(index)
+    def _references(self, item_id: str, shape: _Shape) -> list[str]:
         return [self.url(f"/uploads/{item_id}/ref-{n}.jpg") for n in range(shape.references)]
 
     def files(self, history: History, index: int) -> dict[str, FileSpec]:
+        item_id = history.item_id(index)
         shape = _Shape(history, index)
         found = {
             url: FileSpec("jpeg", mix(history.key, index, 300 + n))
-            for n, url in enumerate(self._references(history, index, shape))
+            for n, url in enumerate(self._references(item_id, shape))
         }
         if history.outcome(index, 0.08, shape.duration_range)[0] == "succeeded":
             kind = "mp4" if shape.video else "png"
-            for n, url in enumerate(self._outputs(history, index, shape)):
+            for n, url in enumerate(self._outputs(item_id, shape)):
                 found[url] = FileSpec(kind, mix(history.key, index, 100 + n))
         return found
 
