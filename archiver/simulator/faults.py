@@ -70,7 +70,3 @@ class FaultQueue:
         with self._lock:
             queue = self._queues.get((provider, endpoint))
             return queue.popleft() if queue else None
-
-    def clear(self) -> None:
-        with self._lock:
-            self._queues.clear()
