@@ -99,9 +99,7 @@ class NetworkError(Exception):
 class _Transient(Exception):
     """A failure worth another attempt; `final(retries)` is what the user sees if none is left."""
 
-    def __init__(
-        self, final: Callable[[int], SourceError], retry_after: float | None = None
-    ) -> None:
+    def __init__(self, final: Callable[[int], SourceError], retry_after: float | None = None) -> None:
         self.final = final
         self.retry_after = retry_after
         super().__init__(str(final(0)))
@@ -269,9 +267,7 @@ class HttpClient:
             detail = scrub(detail) if detail else None
             if status in RETRYABLE_STATUSES:
                 wait = retry_after_seconds(response_headers.get("retry-after"))
-                raise _Transient(
-                    lambda n: error_for_status(caller, status, detail, retries=n), wait
-                )
+                raise _Transient(lambda n: error_for_status(caller, status, detail, retries=n), wait)
             raise error_for_status(caller, status, detail)
 
         response = JsonResponse(status, response_headers, body)
@@ -280,9 +276,7 @@ class HttpClient:
                 check(response)
             except BadResponseError as exc:
                 message = str(exc).removeprefix(f"{caller.source}: ")
-                raise _Transient(
-                    lambda n: BadResponseError(caller.source, f"{message}{_after(n)}")
-                ) from exc
+                raise _Transient(lambda n: BadResponseError(caller.source, f"{message}{_after(n)}")) from exc
         return response
 
     def _read(
@@ -345,9 +339,7 @@ class HttpClient:
         )
 
     @contextmanager
-    def stream(
-        self, url: str, *, headers: Mapping[str, str] | None = None
-    ) -> Iterator[StreamResponse]:
+    def stream(self, url: str, *, headers: Mapping[str, str] | None = None) -> Iterator[StreamResponse]:
         """GET `url` and hand over its body in chunks; the caller owns retries and limits.
 
         Transport failures, before or during the body, surface as `NetworkError`.

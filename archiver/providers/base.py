@@ -152,6 +152,7 @@ class Provider:
             lambda params: self._fetch(stream, params),
             cursor,
             source=self.source.name,
+            stream=stream,
             page_size=self.source.page_size,
             max_pages=self.source.max_pages,
         )

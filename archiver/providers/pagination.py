@@ -86,12 +86,13 @@ class Pagination(ABC):
         cursor: JSONCursor | None,
         *,
         source: str,
+        stream: str = "",
         page_size: int | None = None,
         max_pages: int = 1_000_000,
     ) -> Iterator[Page]:
         """Yield pages from `cursor` on until the listing ends; see `Provider.walk`."""
         size = min(max(page_size or self.size, 1), self.size)
-        log = structlog.get_logger(__name__).bind(source=source)
+        log = structlog.get_logger(__name__).bind(source=source, stream=stream)
         seen: set[str] = set()
         cursors: set[str] = set()
         previous: Listing | None = None
