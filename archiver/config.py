@@ -122,6 +122,13 @@ class SourceSettings(_Strict):
             raise ValueError(f"{value!r} is not an http(s) URL")
         return value.rstrip("/")
 
+    @field_validator("api_version")
+    @classmethod
+    def _api_version(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^\d{4}-\d{2}-\d{2}$", value):
+            raise ValueError(f"{value!r} is not a version date like '2026-05-15'")
+        return value
+
     @field_validator("buckets")
     @classmethod
     def _buckets(cls, value: list[str] | None) -> list[str] | None:

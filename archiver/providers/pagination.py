@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from archiver.errors import BadResponseError, PaginationError
 from archiver.providers.items import Item, JSONCursor, Page, RejectedItem
 
 Path = tuple[str, ...]
+REPEAT_WINDOW_PAGES = 4
 
 
 def dig(body: Any, path: Path) -> Any:
@@ -52,7 +54,7 @@ class Step:
     cursor: JSONCursor | None
     listing: Listing
     size: int  # the page size we asked for
-    new: int  # items on this page not seen earlier in this walk
+    new: int  # items on this page not seen on the pages just before it
     largest: int  # the largest page of this walk before this one
     source: str
     log: Any
@@ -93,7 +95,9 @@ class Pagination(ABC):
         """Yield pages from `cursor` on until the listing ends; see `Provider.walk`."""
         size = min(max(page_size or self.size, 1), self.size)
         log = structlog.get_logger(__name__).bind(source=source, stream=stream)
-        seen: set[str] = set()
+        # Repeats come from neighbouring pages (a re-read edge, items pushed one page on),
+        # so remembering the last few pages keeps memory flat however long the walk.
+        recent: deque[set[str]] = deque(maxlen=REPEAT_WINDOW_PAGES)
         cursors: set[str] = set()
         previous: Listing | None = None
         previous_oldest: datetime | None = None
@@ -117,9 +121,9 @@ class Pagination(ABC):
                 raise PaginationError(source, f"the page at {mark} is identical to the one before it")
             repeats = 0
             for item in listing.items:
-                if item.external_id in seen:
+                if any(item.external_id in page_ids for page_ids in recent):
                     repeats += 1
-                seen.add(item.external_id)
+            recent.append({item.external_id for item in listing.items})
             step = Step(cursor, listing, size, len(listing.items) - repeats, largest, source, log)
             next_cursor = self.advance(step)
             stamps = [item.created_at for item in listing.items if item.created_at]
