@@ -42,6 +42,7 @@ RefreshUrls = Callable[[str, datetime | None], set[str] | None]
 assets.url as it goes) and returns the external ids still listed; None if it failed."""
 
 MiB = 1024 * 1024
+_UNLISTED = "the file URL expired and the provider no longer lists the generation"
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,8 @@ class _Lane:
     expired: list[Job] = field(default_factory=list)
     refresh: str = "none"  # none -> waiting -> running -> done
     refresh_result: Future[set[str] | None] | None = None
+    listed: set[str] | None = None
+    """What the refresh found still listed; None until it ran, or when it failed."""
     network_failures: int = 0
 
     @property
@@ -187,6 +190,7 @@ class _Run:
         self.pending_writes: list[Outcome] = []
         self.in_flight = 0
         self.found_since_restart = False
+        self.last_look = False
         self.last_flush = time.monotonic()
 
     def execute(self) -> DownloadReport:
@@ -213,7 +217,7 @@ class _Run:
         if not all(lane.exhausted or not lane.accepting for lane in self.lanes.values()):
             return False
         following = self.follow is not None and not self.follow.is_set()
-        if not following and not self.found_since_restart:
+        if not following and self.last_look and not self.found_since_restart:
             return True
         if following:
             self._flush(force=True)
@@ -221,6 +225,8 @@ class _Run:
         for lane in self.lanes.values():
             lane.restart()
         self.found_since_restart = False
+        # Only a scan that began after the walk finished may end the run empty-handed.
+        self.last_look = not following
         return False
 
     def _submit(self, pool: ThreadPoolExecutor) -> None:
@@ -296,11 +302,15 @@ class _Run:
                 Stored(job.asset_id, result.sha256, result.size, result.content_type, result.path, _now())
             )
             return
-        if result.failure is Failure.EXPIRED and self.d.refresh is not None and lane.refresh != "done":
-            lane.expired.append(job)
-            if lane.refresh == "none":
-                lane.refresh = "waiting"
-            return
+        if result.failure is Failure.EXPIRED and self.d.refresh is not None:
+            if lane.refresh != "done":
+                lane.expired.append(job)
+                if lane.refresh == "none":
+                    lane.refresh = "waiting"
+                return
+            if lane.listed is not None and job.external_id not in lane.listed:
+                self._missing(lane, job, _UNLISTED)
+                return
         if result.failure is Failure.NETWORK:
             lane.network_failures += 1
             if lane.network_failures >= self.settings.give_up_after and not lane.report.stopped_early:
@@ -352,8 +362,10 @@ class _Run:
         lane.refresh_result.set_result(listed)
 
     def _after_refresh(self, lane: _Lane, listed: set[str] | None) -> None:
+        """Retry what is still listed (its URL is fresh now); what is not is missing."""
         lane.refresh = "done"
         lane.report.refreshed = True
+        lane.listed = listed
         expired, lane.expired = lane.expired, []
         for job in expired:
             if listed is None:
@@ -361,9 +373,7 @@ class _Run:
                     lane, job, Failure.EXPIRED, "the file URL expired (401/403/410) and re-listing failed"
                 )
             elif job.external_id not in listed:
-                self._missing(
-                    lane, job, "the file URL expired and the provider no longer lists the generation"
-                )
+                self._missing(lane, job, _UNLISTED)
             else:
                 lane.taken.discard(job.asset_id)
         lane.restart()

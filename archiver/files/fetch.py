@@ -10,12 +10,12 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from urllib.parse import urlsplit
 
-from archiver.files.store import FileStore, extension_for
+from archiver.files.store import FileStore, TempFile, extension_for
 from archiver.http import HttpClient, NetworkError, retry_after_seconds
 from archiver.log import redact
 
@@ -115,18 +115,13 @@ def _fetch_once(http: HttpClient, store: FileStore, url: str, limits: FetchLimit
             content_type = response.headers.get("content-type")
             temp = store.open_temp()
             try:
-                give_up_at = time.monotonic() + limits.deadline
-                for chunk in response.chunks:
-                    temp.write(chunk)
-                    if temp.size > limits.max_bytes:
-                        raise FetchError(
-                            Failure.REFUSED,
-                            f"the body grew over the {limits.max_bytes}-byte cap (max_bytes); not kept",
-                        )
-                    if time.monotonic() > give_up_at:
-                        raise FetchError(
-                            Failure.TRANSIENT, f"the file took longer than {limits.deadline:g} s to arrive"
-                        )
+                try:
+                    _receive(response.chunks, temp, limits)
+                except NetworkError as error:
+                    raise FetchError(
+                        Failure.TRANSIENT,
+                        f"short body: the connection broke after {temp.size} bytes ({error})",
+                    ) from None
                 if expected is not None and temp.size != expected:
                     raise FetchError(
                         Failure.TRANSIENT,
@@ -139,6 +134,19 @@ def _fetch_once(http: HttpClient, store: FileStore, url: str, limits: FetchLimit
             return Fetched(temp.sha256, temp.size, content_type, path)
     except NetworkError as error:
         raise FetchError(Failure.NETWORK, f"connection failed: {error}") from None
+
+
+def _receive(chunks: Iterable[bytes], temp: TempFile, limits: FetchLimits) -> None:
+    """Write the body within the size cap and the wall-clock deadline."""
+    give_up_at = time.monotonic() + limits.deadline
+    for chunk in chunks:
+        temp.write(chunk)
+        if temp.size > limits.max_bytes:
+            raise FetchError(
+                Failure.REFUSED, f"the body grew over the {limits.max_bytes}-byte cap (max_bytes); not kept"
+            )
+        if time.monotonic() > give_up_at:
+            raise FetchError(Failure.TRANSIENT, f"the file took longer than {limits.deadline:g} s to arrive")
 
 
 def _check_status(status: int, headers: Mapping[str, str]) -> None:
