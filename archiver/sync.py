@@ -28,7 +28,7 @@ from archiver.config import SourceConfig
 from archiver.db.lease import Lease, new_owner
 from archiver.db.models import CoverageGap, Generation, SyncRun, SyncState
 from archiver.db.store import PageCounts, save_page
-from archiver.errors import ArchiverError, LeaseBusyError, SourceError
+from archiver.errors import ArchiverError, LeaseBusyError, PaginationError, ProviderError, SourceError
 from archiver.http import HttpClient
 from archiver.log import get_logger, redact
 from archiver.providers import Provider, provider_class
@@ -39,6 +39,8 @@ log = get_logger("archiver.sync")
 # Items still pending after this long are taken as abandoned by the provider: they no
 # longer hold the stop line down, or every sync would re-read back to them forever.
 PENDING_HORIZON = timedelta(days=3)
+# What a provider answers for a cursor it no longer knows.
+CURSOR_REFUSED = frozenset({400, 404, 410, 422})
 
 
 class Mode(StrEnum):
@@ -341,14 +343,33 @@ class SyncEngine:
         lease: Lease,
         result: RunResult,
     ) -> None:
+        resumed_at = walk.cursor
         stop_early = threading.Event()
         pages = prefetched(provider.walk(stream, walk.cursor), stop_early)
+        taken = 0
         try:
             for page in pages:
+                taken += 1
                 if self._take_page(provider, source, source_id, stream, walk, page, run_id, lease, result):
                     return
                 if self.stop.is_set():
                     raise Interrupted
+        except (ProviderError, PaginationError) as error:
+            refused = isinstance(error, PaginationError) or error.status_code in CURSOR_REFUSED
+            if resumed_at is None or taken or not refused:
+                raise
+            # The saved cursor no longer fits (its item was deleted, the provider changed
+            # its paging): restarting from the top loses no item, only time.
+            log.warning(
+                "saved cursor refused; restarting the walk from the top",
+                source=source.name,
+                stream=stream or None,
+                cursor=resumed_at,
+                error=str(error),
+            )
+            walk.cursor, walk.started_served_at = None, None
+            self._walk(provider, source, source_id, stream, walk, run_id, lease, result)
+            return
         finally:
             stop_early.set()
         raise SourceError(source.name, "the listing ended without saying so")
