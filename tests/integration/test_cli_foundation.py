@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import socket
 
-from fixtures.cli import ArchiverRunner
 from sqlalchemy import create_engine, inspect
+
+from fixtures.cli import ArchiverRunner
 
 QAVES = {"name": "q", "provider": "qaves", "api_key_env": "QAVES_KEY"}
 

@@ -8,12 +8,12 @@ from datetime import datetime
 from itertools import pairwise
 
 import pytest
-from fixtures.cli import ArchiverRunner
 from sqlalchemy import create_engine, select
 from sqlalchemy.exc import DBAPIError
 
 from archiver.db.models import SyncRun
 from archiver.simulator import Simulator
+from fixtures.cli import ArchiverRunner
 
 pytestmark = pytest.mark.slow
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from fixtures.cli import ArchiverRunner
-
 from archiver.simulator import Simulator
+from fixtures.cli import ArchiverRunner
 
 
 def _config(
