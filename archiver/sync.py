@@ -149,6 +149,15 @@ class StreamState:
         )
 
 
+def provider_now(page: Page, fallback: datetime) -> datetime:
+    """The provider's clock: its `Date` header, but never earlier than the newest item it
+    serves (a server whose data runs on another clock than its `Date` header still
+    measures its window in the data's time)."""
+    stamps = [item.created_at for item in page.items if item.created_at is not None]
+    served = page.served_at or fallback
+    return max([served, *stamps])
+
+
 def prefetched(pages: Iterator[Page], stop_early: threading.Event) -> Iterator[Page]:
     """Fetch the next page while the current one is being written (DESIGN: overlapping
     fetch and write is how a backfill gets near the speed of fetching alone)."""
@@ -406,7 +415,7 @@ class SyncEngine:
             lease.renew(connection)
             state = self._load_stream(source_id, stream, connection)
             if walk.started_served_at is None:
-                walk.started_served_at = page.served_at or now
+                walk.started_served_at = provider_now(page, now)
                 result.gaps += self._detect_gap(connection, provider, source, source_id, state, walk, now)
             counts = save_page(connection, source_id, page.items, page.rejected, now, run_id)
             if page.meta:
