@@ -160,18 +160,22 @@ def provider_now(page: Page, fallback: datetime) -> datetime:
 
 def prefetched(pages: Iterator[Page], stop_early: threading.Event) -> Iterator[Page]:
     """Fetch the next page while the current one is being written (DESIGN: overlapping
-    fetch and write is how a backfill gets near the speed of fetching alone)."""
-    handoff: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
+    fetch and write is how a backfill gets near the speed of fetching alone).
+
+    Never more than one page ahead: the next fetch starts only once the consumer has
+    taken the page before, so a walk that ends on its first page (a no-op sync) costs
+    one speculative request, not two.
+    """
+    handoff: queue.Queue[tuple[str, Any]] = queue.Queue()
+    taken = threading.Semaphore(0)
 
     def produce() -> None:
         try:
             for page in pages:
-                while not stop_early.is_set():
-                    try:
-                        handoff.put(("page", page), timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
+                handoff.put(("page", page))
+                while not taken.acquire(timeout=0.2):
+                    if stop_early.is_set():
+                        return
                 if stop_early.is_set():
                     return
             handoff.put(("end", None))
@@ -183,6 +187,7 @@ def prefetched(pages: Iterator[Page], stop_early: threading.Event) -> Iterator[P
     try:
         while True:
             kind, value = handoff.get()
+            taken.release()
             if kind == "page":
                 yield value
             elif kind == "error":
