@@ -111,7 +111,7 @@ def test_two_daemons_share_the_sources_without_overlapping_runs(
         codes = [daemon.wait(timeout=30) for daemon in daemons]
     assert codes == [0, 0]
     runs = _runs(postgres_url)
-    assert {run.owner.rsplit(":", 2)[1] for run in runs} == {str(d.pid) for d in daemons}  # both worked
+    assert {run.owner.rsplit(":", 3)[1] for run in runs} == {str(d.pid) for d in daemons}  # both worked
     assert sum(r.records_new for r in runs) == 610  # everything once, nothing twice
     by_source: dict[int, list[tuple[datetime, datetime]]] = {}
     for run in runs:
