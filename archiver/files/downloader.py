@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from archiver.files.fetch import Failure, Fetched, FetchError, FetchLimits, fetch_file
+from archiver.files.fetch import Failure, Fetched, FetchError, FetchLimits, Received, fetch_file
 from archiver.files.records import (
     Failed,
     Job,
@@ -124,6 +124,7 @@ class _Lane:
     cursor: int = 0
     exhausted: bool = False
     in_flight: int = 0
+    unsettled: int = 0
     taken: set[int] = field(default_factory=set)
     expired: list[Job] = field(default_factory=list)
     refresh: str = "none"  # none -> waiting -> running -> done
@@ -186,20 +187,25 @@ class _Run:
         self.stop = stop
         self.follow = follow
         self.lanes = {name: _Lane(name, source_id, SourceReport()) for name, source_id in source_ids.items()}
+        self.order = {name: index for index, name in enumerate(self.lanes)}
+        self.lock = threading.Lock()
         self.results: queue.Queue[tuple[Job, Fetched | FetchError]] = queue.Queue()
         self.pending_writes: list[Outcome] = []
         self.in_flight = 0
+        self.unsettled = 0
+        self.pool: ThreadPoolExecutor
         self.found_since_restart = False
         self.last_look = False
         self.last_flush = time.monotonic()
 
     def execute(self) -> DownloadReport:
         started = time.monotonic()
-        with ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="download") as pool:
+        # Twice the slots in threads: half may be fsyncing while the others download.
+        with ThreadPoolExecutor(2 * self.settings.concurrency, thread_name_prefix="download") as self.pool:
             while not self._finished():
                 if not self.stop.is_set():
                     self._start_refreshes()
-                    self._submit(pool)
+                    self._submit()
                 self._collect()
                 self._flush(force=False)
         self._flush(force=True)
@@ -207,14 +213,18 @@ class _Run:
         report.seconds = time.monotonic() - started
         return report
 
-    # Scheduling.
+    # Scheduling. The coordinator reads due assets into each lane's queue; a worker that
+    # has a body in hand frees its slot and starts the next file itself before it fsyncs
+    # and renames, so neither the coordinator's turn nor the disk holds a connection
+    # idle. `in_flight` counts network slots; `unsettled` jobs whose result is not yet
+    # recorded. `lock` guards the queues, the counters and `taken`.
 
     def _finished(self) -> bool:
-        if self.in_flight or any(lane.refresh in ("waiting", "running") for lane in self.lanes.values()):
-            return self.stop.is_set() and self.in_flight == 0
+        if self.unsettled or any(lane.refresh in ("waiting", "running") for lane in self.lanes.values()):
+            return self.stop.is_set() and not self.unsettled
         if self.stop.is_set():
             return True
-        if not all(lane.exhausted or not lane.accepting for lane in self.lanes.values()):
+        if not all((lane.exhausted and not lane.queue) or not lane.accepting for lane in self.lanes.values()):
             return False
         following = self.follow is not None and not self.follow.is_set()
         if not following and self.last_look and not self.found_since_restart:
@@ -222,63 +232,74 @@ class _Run:
         if following:
             self._flush(force=True)
             self.stop.wait(self.settings.poll_interval)
-        for lane in self.lanes.values():
-            lane.restart()
+        with self.lock:
+            for lane in self.lanes.values():
+                lane.restart()
         self.found_since_restart = False
         # Only a scan that began after the walk finished may end the run empty-handed.
         self.last_look = not following
         return False
 
-    def _submit(self, pool: ThreadPoolExecutor) -> None:
-        """Hand out jobs round-robin over the sources, within both bounds."""
-        progress = True
-        while progress and self.in_flight < self.settings.concurrency:
-            progress = False
-            for lane in self.lanes.values():
-                if self.in_flight >= self.settings.concurrency:
-                    break
-                job = self._next_job(lane)
-                if job is None:
-                    continue
-                lane.in_flight += 1
-                self.in_flight += 1
-                lane.taken.add(job.asset_id)
-                pool.submit(self._work, job)
-                progress = True
+    def _submit(self) -> None:
+        """Top up the lanes' queues, then start jobs round-robin within both bounds."""
+        for lane in self.lanes.values():
+            self._refill(lane)
+        with self.lock:
+            while (job := self._take_any()) is not None:
+                self.pool.submit(self._work, job)
 
-    def _next_job(self, lane: _Lane) -> Job | None:
-        if not lane.accepting or lane.in_flight >= self.settings.per_source:
-            return None
-        while not lane.queue and not lane.exhausted:
+    def _refill(self, lane: _Lane) -> None:
+        """Keep a few jobs queued ahead so that finishing workers find their next file."""
+        while lane.accepting and not lane.exhausted and len(lane.queue) < 2 * self.settings.per_source:
             rows = due_jobs(
                 self.d.engine, lane.name, lane.source_id, lane.cursor, self.settings.batch, _now()
             )
-            if not rows:
-                lane.exhausted = True
-                break
-            lane.cursor = rows[-1].asset_id
-            lane.queue.extend(job for job in rows if job.asset_id not in lane.taken)
-        if not lane.queue:
+            with self.lock:
+                if not rows:
+                    lane.exhausted = True
+                    return
+                lane.cursor = rows[-1].asset_id
+                lane.queue.extend(job for job in rows if job.asset_id not in lane.taken)
+
+    def _take_any(self, after: int = -1) -> Job | None:
+        """The next job of the first lane after `after` that may start one (lock held)."""
+        if self.stop.is_set() or self.in_flight >= self.settings.concurrency:
             return None
-        self.found_since_restart = True
-        return lane.queue.popleft()
+        lanes = list(self.lanes.values())
+        for offset in range(1, len(lanes) + 1):
+            lane = lanes[(after + offset) % len(lanes)]
+            if lane.queue and lane.accepting and lane.in_flight < self.settings.per_source:
+                job = lane.queue.popleft()
+                lane.in_flight += 1
+                lane.unsettled += 1
+                self.in_flight += 1
+                self.unsettled += 1
+                lane.taken.add(job.asset_id)
+                self.found_since_restart = True
+                return job
+        return None
 
     def _work(self, job: Job) -> None:
         try:
-            result: Fetched | FetchError = fetch_file(
-                self.d.http, self.d.store, job.url, self.limits, self.stop
-            )
+            received = fetch_file(self.d.http, self.d.store, job.url, self.limits, self.stop)
         except FetchError as error:
-            result = error
-        except Exception as error:  # a bug or a full disk: fail this file, keep the run going
+            received = error
+        except Exception as error:  # a bug: fail this file, keep the run going
             log.exception("download.crashed", source=job.source, asset_id=job.asset_id)
-            result = FetchError(Failure.TRANSIENT, f"{type(error).__name__}: {error}")
+            received = FetchError(Failure.TRANSIENT, f"{type(error).__name__}: {error}")
+        with self.lock:
+            self.lanes[job.source].in_flight -= 1
+            self.in_flight -= 1
+            following = self._take_any(after=self.order[job.source])
+        if following is not None:
+            self.pool.submit(self._work, following)
+        result = received.keep() if isinstance(received, Received) else received
         self.results.put((job, result))
 
     # Results.
 
     def _collect(self) -> None:
-        timeout = self.settings.flush_every if self.in_flight else 0.05
+        timeout = self.settings.flush_every if self.unsettled else 0.05
         try:
             item = self.results.get(timeout=timeout)
         except queue.Empty:
@@ -292,8 +313,9 @@ class _Run:
 
     def _settle(self, job: Job, result: Fetched | FetchError) -> None:
         lane = self.lanes[job.source]
-        lane.in_flight -= 1
-        self.in_flight -= 1
+        with self.lock:
+            lane.unsettled -= 1
+            self.unsettled -= 1
         if isinstance(result, Fetched):
             lane.network_failures = 0
             lane.report.downloaded += 1
@@ -341,7 +363,7 @@ class _Run:
 
     def _start_refreshes(self) -> None:
         for lane in self.lanes.values():
-            if lane.refresh == "waiting" and lane.in_flight == 0:
+            if lane.refresh == "waiting" and lane.unsettled == 0:
                 oldest = oldest_due_created_at(self.d.engine, lane.source_id, _now())
                 lane.refresh_result = Future()
                 lane.refresh = "running"
@@ -375,8 +397,10 @@ class _Run:
             elif job.external_id not in listed:
                 self._missing(lane, job, _UNLISTED)
             else:
-                lane.taken.discard(job.asset_id)
-        lane.restart()
+                with self.lock:
+                    lane.taken.discard(job.asset_id)
+        with self.lock:
+            lane.restart()
 
     def _flush(self, force: bool) -> None:
         due = force or len(self.pending_writes) >= 200

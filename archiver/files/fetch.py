@@ -1,8 +1,9 @@
 """Fetching one file into the store: the HTTP side of a download, with no database.
 
-`fetch_file` either returns a `Fetched` whose bytes already lie at their final path,
-or raises `FetchError` saying what the caller should do next (retry later, refresh
-the URL, give up). Error text never holds a signed URL's token.
+`fetch_file` either returns the whole body in a temp file (`Received`; its `keep()`
+makes it durable and puts it in place) or raises `FetchError` saying what the caller
+should do next (retry later, refresh the URL, give up). Error text never holds a
+signed URL's token.
 """
 
 from __future__ import annotations
@@ -56,6 +57,26 @@ class Fetched:
 
 
 @dataclass(frozen=True)
+class Received:
+    """A whole body in a temp file, not yet durable nor in place.
+
+    Kept apart from the fetch so that the fsync and rename need not hold a connection
+    slot: the next download starts while the disk catches up.
+    """
+
+    temp: TempFile
+    content_type: str | None
+
+    def keep(self) -> Fetched:
+        try:
+            path = self.temp.commit(extension_for(self.content_type))
+        except OSError as error:
+            self.temp.discard()
+            raise FetchError(Failure.TRANSIENT, f"could not store the file: {error}") from None
+        return Fetched(self.temp.sha256, self.temp.size, self.content_type, path)
+
+
+@dataclass(frozen=True)
 class FetchLimits:
     max_bytes: int
     deadline: float
@@ -72,8 +93,8 @@ def fetch_file(
     url: str,
     limits: FetchLimits,
     stop: threading.Event | None = None,
-) -> Fetched:
-    """Download `url` into the store, retrying transient failures a few times."""
+) -> Received:
+    """Download `url` into a temp file of the store, retrying transient failures a few times."""
     scheme = urlsplit(url).scheme.lower()
     if scheme not in ("http", "https"):
         raise FetchError(
@@ -102,7 +123,7 @@ def _pause(seconds: float, stop: threading.Event | None) -> bool:
     return stop.wait(seconds)
 
 
-def _fetch_once(http: HttpClient, store: FileStore, url: str, limits: FetchLimits) -> Fetched:
+def _fetch_once(http: HttpClient, store: FileStore, url: str, limits: FetchLimits) -> Received:
     try:
         with http.stream(url) as response:
             _check_status(response.status, response.headers)
@@ -127,11 +148,10 @@ def _fetch_once(http: HttpClient, store: FileStore, url: str, limits: FetchLimit
                         Failure.TRANSIENT,
                         f"short body: {temp.size} of {expected} bytes (Content-Length) arrived",
                     )
-                path = temp.commit(extension_for(content_type))
             except BaseException:
                 temp.discard()
                 raise
-            return Fetched(temp.sha256, temp.size, content_type, path)
+            return Received(temp, content_type)
     except NetworkError as error:
         raise FetchError(Failure.NETWORK, f"connection failed: {error}") from None
 

@@ -14,7 +14,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from fixtures.cli import ArchiverRunner
 from sqlalchemy import Engine, select, update
 
 from archiver.db.engine import create_archive_engine
@@ -23,6 +22,7 @@ from archiver.files import Downloader, DownloadReport, DownloadSettings, Refresh
 from archiver.files.store import TEMP_DIR
 from archiver.http import build_client
 from archiver.simulator import PROVIDERS, Simulator
+from fixtures.cli import ArchiverRunner
 
 FAST = DownloadSettings(retry_base=timedelta(0), quick_retries=0, poll_interval=0.05)
 """One request per attempt and every failure due again at once: faults map to attempts."""

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fixtures.cli import ArchiverRunner
 from sqlalchemy import Engine
 from test_download import assert_archive_matches_truth, configure, db, rows
 
 from archiver.simulator import Simulator
+from fixtures.cli import ArchiverRunner
 
 __all__ = ["db"]  # the fixture, shared with the download tests
 

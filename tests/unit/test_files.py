@@ -161,7 +161,9 @@ def test_sweep_removes_what_dead_processes_left_and_keeps_live_work(store: FileS
 
 def test_a_file_is_fetched_hashed_and_stored(server: Server, http, store: FileStore) -> None:
     url = server.route("/a.png", body(PNG))
-    fetched = fetch_file(http, store, url, LIMITS)
+    received = fetch_file(http, store, url, LIMITS)
+    assert stored_files(store) == [], "nothing is in place before keep()"
+    fetched = received.keep()
     assert fetched.sha256 == hashlib.sha256(PNG).hexdigest()
     assert (fetched.size, fetched.content_type) == (len(PNG), "image/png")
     assert store.path_of(fetched.path).read_bytes() == PNG
@@ -170,7 +172,7 @@ def test_a_file_is_fetched_hashed_and_stored(server: Server, http, store: FileSt
 
 def test_a_short_body_is_retried_then_kept_whole(server: Server, http, store: FileStore) -> None:
     url = server.route("/a.png", body(PNG[:100], length=len(PNG)), body(PNG))
-    fetched = fetch_file(http, store, url, LIMITS)
+    fetched = fetch_file(http, store, url, LIMITS).keep()
     assert store.path_of(fetched.path).read_bytes() == PNG
     assert server.hits["/a.png"] == 2
 
@@ -237,7 +239,7 @@ def test_status_codes_map_to_what_happens_next(
 
 def test_a_transient_failure_then_success(server: Server, http, store: FileStore) -> None:
     url = server.route("/a.png", body(b"", status=503), body(b"", status=500), body(PNG))
-    assert store.path_of(fetch_file(http, store, url, LIMITS).path).read_bytes() == PNG
+    assert store.path_of(fetch_file(http, store, url, LIMITS).keep().path).read_bytes() == PNG
 
 
 def test_a_refused_connection_is_a_network_failure(http, store: FileStore) -> None:
