@@ -17,6 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Engine
 
@@ -42,6 +43,7 @@ RefreshUrls = Callable[[str, datetime | None], set[str] | None]
 assets.url as it goes) and returns the external ids still listed; None if it failed."""
 
 MiB = 1024 * 1024
+_T = TypeVar("_T")
 _UNLISTED = "the file URL expired and the provider no longer lists the generation"
 
 
@@ -101,7 +103,6 @@ class SourceReport:
 @dataclass
 class DownloadReport:
     sources: dict[str, SourceReport]
-    seconds: float = 0.0
 
     @property
     def failed(self) -> int:
@@ -199,7 +200,6 @@ class _Run:
         self.last_flush = time.monotonic()
 
     def execute(self) -> DownloadReport:
-        started = time.monotonic()
         # Twice the slots in threads: half may be fsyncing while the others download.
         with ThreadPoolExecutor(2 * self.settings.concurrency, thread_name_prefix="download") as self.pool:
             while not self._finished():
@@ -209,9 +209,7 @@ class _Run:
                 self._collect()
                 self._flush(force=False)
         self._flush(force=True)
-        report = DownloadReport({lane.name: lane.report for lane in self.lanes.values()})
-        report.seconds = time.monotonic() - started
-        return report
+        return DownloadReport({lane.name: lane.report for lane in self.lanes.values()})
 
     # Scheduling. The coordinator reads due assets into each lane's queue; a worker that
     # has a body in hand frees its slot and starts the next file itself before it fsyncs
@@ -280,20 +278,16 @@ class _Run:
         return None
 
     def _work(self, job: Job) -> None:
-        try:
-            received = fetch_file(self.d.http, self.d.store, job.url, self.limits, self.stop)
-        except FetchError as error:
-            received = error
-        except Exception as error:  # a bug: fail this file, keep the run going
-            log.exception("download.crashed", source=job.source, asset_id=job.asset_id)
-            received = FetchError(Failure.TRANSIENT, f"{type(error).__name__}: {error}")
+        received = _guarded(
+            job, lambda: fetch_file(self.d.http, self.d.store, job.url, self.limits, self.stop)
+        )
         with self.lock:
             self.lanes[job.source].in_flight -= 1
             self.in_flight -= 1
             following = self._take_any(after=self.order[job.source])
         if following is not None:
             self.pool.submit(self._work, following)
-        result = received.keep() if isinstance(received, Received) else received
+        result = _guarded(job, received.keep) if isinstance(received, Received) else received
         self.results.put((job, result))
 
     # Results.
@@ -409,6 +403,17 @@ class _Run:
         writes, self.pending_writes = self.pending_writes, []
         write_outcomes(self.d.engine, writes)
         self.last_flush = time.monotonic()
+
+
+def _guarded(job: Job, step: Callable[[], _T]) -> _T | FetchError:
+    """A step's value or its failure; every job must yield a result, or the run would wait forever."""
+    try:
+        return step()
+    except FetchError as error:
+        return error
+    except Exception as error:  # a bug or a full disk: fail this file, keep the run going
+        log.exception("download.crashed", source=job.source, asset_id=job.asset_id)
+        return FetchError(Failure.TRANSIENT, f"{type(error).__name__}: {error}")
 
 
 def _now() -> datetime:

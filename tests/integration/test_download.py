@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select, update
 from archiver.db.engine import create_archive_engine
 from archiver.db.models import Asset, Generation, Source
 from archiver.files import Downloader, DownloadReport, DownloadSettings, RefreshUrls
-from archiver.files.store import TEMP_DIR
+from archiver.files.store import TEMP_DIR, TempFile
 from archiver.http import build_client
 from archiver.simulator import PROVIDERS, Simulator
 from fixtures.cli import ArchiverRunner
@@ -348,3 +348,48 @@ def test_follow_keeps_downloading_what_a_walk_adds_until_told_to_finish(
     assert not thread.is_alive()
     assert reports[0].sources["qaves"].downloaded == 15
     assert_archive_matches_truth(simulator, db, files_dir, "qaves")
+
+
+def test_stop_ends_the_run_after_the_files_in_hand(
+    archiver: ArchiverRunner, simulator: Simulator, database_url: str, db: Engine
+) -> None:
+    files_dir = records_only(archiver, simulator, database_url, "qaves", items=40)
+    simulator.inject("qaves", "slow", endpoint="file", times=40, delay=0.3)
+    stop, reports = threading.Event(), []
+    with build_client() as http:
+        downloader = Downloader(db, files_dir, http, DownloadSettings(concurrency=2, per_source=2))
+        thread = threading.Thread(target=lambda: reports.append(downloader.run(source_ids(db), stop=stop)))
+        thread.start()
+        time.sleep(0.5)
+        stop.set()
+        thread.join(timeout=5)
+    assert not thread.is_alive()
+    states = [row.state for row in rows(db)]
+    assert 0 < states.count("downloaded") == reports[0].sources["qaves"].downloaded <= 4
+    assert states.count("pending") == 40 - states.count("downloaded")
+    assert temp_files(files_dir) == []
+
+
+def test_a_file_that_cannot_be_stored_fails_without_stalling_the_run(
+    archiver: ArchiverRunner,
+    simulator: Simulator,
+    database_url: str,
+    db: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    files_dir = records_only(archiver, simulator, database_url, "qaves", items=4)
+    commit = TempFile.commit
+    calls = []
+
+    def full_disk_once(self: TempFile, extension: str) -> str:
+        calls.append(extension)
+        if len(calls) == 1:
+            raise OSError(28, "No space left on device")
+        return commit(self, extension)
+
+    monkeypatch.setattr(TempFile, "commit", full_disk_once)
+    report = run_downloader(db, files_dir)
+    assert report.sources["qaves"].failed == 1 and report.sources["qaves"].downloaded == 3
+    [failed] = [row for row in rows(db) if row.state == "failed"]
+    assert "No space left on device" in (failed.last_error or "")
+    assert temp_files(files_dir) == []
