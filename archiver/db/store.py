@@ -87,7 +87,7 @@ def save_page(
         ids, changed_ids, new_ids = _upsert_generations(connection, source_id, unique, now)
         counts.new = len(new_ids)
         counts.updated = len(changed_ids)
-        counts.assets_new = _upsert_assets(connection, unique, ids, now)
+        counts.assets_new = _upsert_assets(connection, unique, ids, new_ids)
     if rejected:
         connection.execute(
             insert(RejectedItem),
@@ -109,41 +109,14 @@ def save_page(
 def _upsert_generations(
     connection: Connection, source_id: int, items: list[Item], now: datetime
 ) -> tuple[dict[str, int], set[int], set[int]]:
-    keys = [item.external_id for item in items]
-    existing = {
-        row.external_id: row
-        for row in connection.execute(
-            select(
-                Generation.id,
-                Generation.external_id,
-                Generation.raw,
-                *(getattr(Generation, f) for f in _FIELDS),
-            ).where(Generation.source_id == source_id, Generation.external_id.in_(keys))
-        )
-    }
-    fresh = [item for item in items if item.external_id not in existing]
-    ids = {key: row.id for key, row in existing.items()}
-    new_ids: set[int] = set()
-    if fresh:
-        rows = [
-            {
-                "source_id": source_id,
-                "external_id": item.external_id,
-                "raw": item.raw,
-                "first_seen_at": now,
-                "last_seen_at": now,
-                **{name: _value(item, name) for name in _FIELDS},
-            }
-            for item in fresh
-        ]
-        statement = (
-            _insert(connection)(Generation)
-            .on_conflict_do_nothing(index_elements=["source_id", "external_id"])
-            .returning(Generation.id, Generation.external_id)
-        )
-        for row in connection.execute(statement, rows):
-            ids[row.external_id] = row.id
-            new_ids.add(row.id)
+    """Insert first, then read back only the keys that were archived already: a backfill
+    page (all new) costs one statement instead of two; a re-read page still costs two."""
+    ids = _insert_new(connection, source_id, items, now)
+    new_ids = set(ids.values())
+    existing = _archived(
+        connection, source_id, [item.external_id for item in items if item.external_id not in ids]
+    )
+    ids.update((key, row.id) for key, row in existing.items())
 
     changes: list[dict[str, Any]] = []
     revisions: list[dict[str, Any]] = []
@@ -183,12 +156,49 @@ def _upsert_generations(
     return ids, changed_ids, new_ids
 
 
+def _insert_new(connection: Connection, source_id: int, items: list[Item], now: datetime) -> dict[str, int]:
+    """Insert the items not archived yet; their ids by external id (a conflict returns no row)."""
+    rows = [
+        {
+            "source_id": source_id,
+            "external_id": item.external_id,
+            "raw": item.raw,
+            "first_seen_at": now,
+            "last_seen_at": now,
+            **{name: _value(item, name) for name in _FIELDS},
+        }
+        for item in items
+    ]
+    statement = (
+        _insert(connection)(Generation)
+        .on_conflict_do_nothing(index_elements=["source_id", "external_id"])
+        .returning(Generation.id, Generation.external_id)
+    )
+    return {row.external_id: row.id for row in connection.execute(statement, rows)}
+
+
+def _archived(connection: Connection, source_id: int, keys: list[str]) -> dict[str, Any]:
+    """The archived rows of `keys`, with every field an update compares."""
+    if not keys:
+        return {}
+    statement = select(
+        Generation.id,
+        Generation.external_id,
+        Generation.raw,
+        *(getattr(Generation, f) for f in _FIELDS),
+    ).where(Generation.source_id == source_id, Generation.external_id.in_(keys))
+    return {row.external_id: row for row in connection.execute(statement)}
+
+
 def _value(item: Item, name: str) -> Any:
     value = getattr(item, name)
     return value.value if name == "status" else value
 
 
-def _upsert_assets(connection: Connection, items: list[Item], ids: dict[str, int], now: datetime) -> int:
+def _upsert_assets(connection: Connection, items: list[Item], ids: dict[str, int], new_ids: set[int]) -> int:
+    """Insert the assets not yet known and give known ones the newest URL. A generation
+    inserted by this page has no assets yet, so only older ones are looked up (a
+    backfill page then costs one statement here, not two)."""
     wanted = {
         (ids[item.external_id], ref.role.value, ref.position): ref.url
         for item in items
@@ -197,15 +207,7 @@ def _upsert_assets(connection: Connection, items: list[Item], ids: dict[str, int
     }
     if not wanted:
         return 0
-    generation_ids = sorted({key[0] for key in wanted})
-    existing = {
-        (row.generation_id, row.role, row.position): row
-        for row in connection.execute(
-            select(Asset.id, Asset.generation_id, Asset.role, Asset.position, Asset.url, Asset.state).where(
-                Asset.generation_id.in_(generation_ids)
-            )
-        )
-    }
+    existing = _archived_assets(connection, sorted({key[0] for key in wanted} - new_ids))
     fresh = [
         {"generation_id": key[0], "role": key[1], "position": key[2], "url": url, "state": "pending"}
         for key, url in wanted.items()
@@ -232,3 +234,13 @@ def _upsert_assets(connection: Connection, items: list[Item], ids: dict[str, int
             moved,
         )
     return len(fresh)
+
+
+def _archived_assets(connection: Connection, generation_ids: list[int]) -> dict[tuple[int, str, int], Any]:
+    """The asset rows of these generations by (generation, role, position)."""
+    if not generation_ids:
+        return {}
+    statement = select(
+        Asset.id, Asset.generation_id, Asset.role, Asset.position, Asset.url, Asset.state
+    ).where(Asset.generation_id.in_(generation_ids))
+    return {(row.generation_id, row.role, row.position): row for row in connection.execute(statement)}
