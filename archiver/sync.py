@@ -364,7 +364,9 @@ class SyncEngine:
         try:
             for page in pages:
                 taken += 1
-                if self._take_page(provider, source, source_id, stream, walk, page, run_id, lease, result):
+                if self._take_page(
+                    provider, source, source_id, stream, walk, page, run_id, lease, result, first=taken == 1
+                ):
                     return
                 if self.stop.is_set():
                     raise Interrupted
@@ -399,8 +401,14 @@ class SyncEngine:
         run_id: int,
         lease: Lease,
         result: RunResult,
+        *,
+        first: bool,
     ) -> bool:
-        """Save one page with the walk's progress; True when the walk is complete."""
+        """Save one page with the walk's progress; True when the walk is complete.
+
+        `first`: the first page this run takes of the walk, fresh or resumed, where the
+        coverage of a windowed provider is checked.
+        """
         now = self.clock()
         stamps = [item.created_at for item in page.items if item.created_at is not None]
         if stamps:
@@ -421,7 +429,10 @@ class SyncEngine:
             state = self._load_stream(source_id, stream, connection)
             if walk.started_served_at is None:
                 walk.started_served_at = provider_now(page, now)
-                result.gaps += self._detect_gap(connection, provider, source, source_id, state, walk, now)
+            if first:
+                result.gaps += self._detect_gap(
+                    connection, provider, source, source_id, state, walk, provider_now(page, now), now
+                )
             counts = save_page(connection, source_id, page.items, page.rejected, now, run_id)
             if page.meta:
                 state.meta = page.meta
@@ -469,35 +480,43 @@ class SyncEngine:
         source_id: int,
         state: StreamState,
         walk: Walk,
+        served_at: datetime,
         now: datetime,
     ) -> int:
         """A windowed provider serves only its window: whatever was created between our
-        last complete pass and the window's start may be lost. Say so instead of staying silent."""
+        last complete pass and the window's start may be lost. Say so instead of staying silent.
+
+        A walk resumed after a pause is checked too: its unread pages held items created
+        between the last complete pass and its own start, and those may have left the
+        window meanwhile (what came after its start is the next walk's to read and report).
+        A recorded range counts as covered, so it is never reported twice.
+        """
         window = provider.window
-        if window is None or walk.cursor is not None or state.last_complete_at is None:
+        if window is None or state.last_complete_at is None or walk.started_served_at is None:
             return 0
-        assert walk.started_served_at is not None
-        window_start = walk.started_served_at - window
-        if window_start <= state.last_complete_at:
+        gap_start = state.last_complete_at
+        gap_end = min(served_at - window, walk.started_served_at)
+        if gap_end <= gap_start:
             return 0
         connection.execute(
             insert(CoverageGap).values(
                 source_id=source_id,
-                gap_start=state.last_complete_at,
-                gap_end=window_start,
+                gap_start=gap_start,
+                gap_end=gap_end,
                 detected_at=now,
                 reason=(
-                    f"no complete pass between {state.last_complete_at:%Y-%m-%d %H:%M:%S} and "
-                    f"{window_start:%Y-%m-%d %H:%M:%S} UTC, and the provider serves only the last "
+                    f"no complete pass between {gap_start:%Y-%m-%d %H:%M:%S} and "
+                    f"{gap_end:%Y-%m-%d %H:%M:%S} UTC, and the provider serves only the last "
                     f"{window}; items created then may be lost"
                 ),
             )
         )
+        state.last_complete_at = gap_end
         log.error(
             "coverage gap: items may be lost",
             source=source.name,
-            gap_start=state.last_complete_at.isoformat(),
-            gap_end=window_start.isoformat(),
+            gap_start=gap_start.isoformat(),
+            gap_end=gap_end.isoformat(),
         )
         return 1
 
