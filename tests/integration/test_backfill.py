@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+
+from archiver.simulator import Simulator
 from fixtures.archive_checks import (
     ALL_PROVIDERS,
     ID_FIELD,
@@ -14,8 +16,6 @@ from fixtures.archive_checks import (
     sync_state,
 )
 from fixtures.cli import ArchiverRunner
-
-from archiver.simulator import Simulator
 
 # Histories with items of every status where the provider has statuses; qaves in two buckets.
 HISTORIES = {

@@ -4,8 +4,6 @@ ends equal to the ground truth, and the second run resumes instead of starting o
 from __future__ import annotations
 
 import math
-import signal
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -16,10 +14,11 @@ from fixtures.archive_checks import (
     archive_problems,
     configure,
     database,
+    kill_during,
+    last_run_id,
     pages_committed,
     sync_runs,
     sync_state,
-    wait_for,
 )
 from fixtures.cli import ArchiverRunner
 
@@ -27,20 +26,6 @@ PAGE = 50
 HISTORY = 600
 # A full walk: every page, plus the one confirming the end on page-number listings.
 FULL_WALK = math.ceil(HISTORY / PAGE) + 1
-
-
-def kill_during(archiver: ArchiverRunner, command: str, when: Callable[[], bool]) -> None:
-    """Start `archiver <command>` and SIGKILL it as soon as `when()` holds."""
-    log = (archiver.folder / f"{command}.log").open("a")
-    process = archiver.spawn(command, stdout=log, stderr=log)
-    try:
-        wait_for(lambda: when() or process.poll() is not None, what=f"the kill point of {command}")
-        assert process.poll() is None, f"{command} ended before its kill point"
-        process.send_signal(signal.SIGKILL)
-    finally:
-        process.kill()
-        process.wait()
-        log.close()
 
 
 @pytest.mark.slow
@@ -53,8 +38,9 @@ def test_a_backfill_killed_twice_resumes_and_ends_equal_to_the_truth(
     assert archiver.run("migrate").code == 0  # so the kill point can be watched from the start
     # Slow pages keep each run alive past its kill point; leftovers only slow the next run.
     simulator.inject(provider, "slow", times=10, delay=0.1)
+    after = last_run_id(database_url, provider)
     with database(database_url) as engine:
-        kill_during(archiver, "backfill", lambda: pages_committed(engine, provider, "backfill") >= 3)
+        kill_during(archiver, "backfill", lambda: pages_committed(engine, provider, after) >= 3)
     simulator.inject(provider, "slow", times=5, delay=0.1)
     second_start = simulator.requests(provider)
     kill_during(archiver, "backfill", lambda: simulator.requests(provider) >= second_start + 3)
@@ -83,8 +69,9 @@ def test_a_sync_killed_after_its_first_page_loses_nothing_below_it(
         simulator.advance(timedelta(minutes=10))
         simulator.add(provider, 50)
     simulator.inject(provider, "slow", times=3, delay=0.3)
+    after = last_run_id(database_url, provider)
     with database(database_url) as engine:
-        kill_during(archiver, "sync", lambda: pages_committed(engine, provider, "sync") >= 1)
+        kill_during(archiver, "sync", lambda: pages_committed(engine, provider, after) >= 1)
     assert sync_state(database_url, provider)["watermark"] == watermark, "a partial walk moved the watermark"
 
     result = archiver.run("sync")

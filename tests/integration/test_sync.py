@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
+
+from archiver.simulator import Simulator
 from fixtures.archive_checks import (
     ALL_PROVIDERS,
     ID_FIELD,
@@ -24,8 +26,6 @@ from fixtures.archive_checks import (
     sync_runs,
 )
 from fixtures.cli import ArchiverRunner
-
-from archiver.simulator import Simulator
 
 PAGE = 50
 OVERLAP = timedelta(minutes=10)

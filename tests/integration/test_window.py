@@ -3,8 +3,11 @@ pause longer than the window is recorded as a coverage gap with the right bounds
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import timedelta
+
+import pytest
 
 from archiver.simulator import Simulator
 from fixtures.archive_checks import (
@@ -12,7 +15,11 @@ from fixtures.archive_checks import (
     archived,
     configure,
     coverage_gaps,
+    database,
     expected_fields,
+    kill_during,
+    last_run_id,
+    pages_committed,
 )
 from fixtures.cli import ArchiverRunner
 
@@ -79,3 +86,40 @@ def test_a_thirty_hour_pause_records_one_gap_with_the_right_bounds(
     live_for(simulator, 6)
     assert archiver.run("sync").code == 0
     assert len(coverage_gaps(database_url, "imaginepro")) == 1, "a gap is recorded once"
+
+
+@pytest.mark.slow
+def test_a_sync_killed_then_resumed_after_the_window_reports_every_loss(
+    archiver: ArchiverRunner, simulator: Simulator, database_url: str
+) -> None:
+    """The resumed walk's unread pages held images made since the last complete pass;
+    by the time it resumes they are gone, and a gap must say so."""
+    simulator.seed("imaginepro", items=300)
+    configure(archiver, simulator, database_url, ["imaginepro"], interval="6h", page_size=50)
+    assert archiver.run("sync").code == 0
+    for _ in range(6):  # six hours, 300 images: six pages waiting for the next sync
+        simulator.advance(timedelta(hours=1))
+        simulator.add("imaginepro", 50)
+    simulator.inject("imaginepro", "slow", times=3, delay=0.3)
+    after = last_run_id(database_url, "imaginepro")
+    with database(database_url) as engine:
+        kill_during(archiver, "sync", lambda: pages_committed(engine, "imaginepro", after) >= 1)
+    live_for(simulator, 30)
+
+    assert archiver.run("sync").code == 0
+
+    gaps = coverage_gaps(database_url, "imaginepro")
+    kept = {row["external_id"] for row in archived(database_url, "imaginepro")}
+    lost = [raw for raw in simulator.truth_all("imaginepro") if raw["id"] not in kept]
+    assert lost
+    unreported = [
+        raw["id"]
+        for raw in lost
+        if not any(
+            gap["gap_start"] <= expected_fields("imaginepro", raw)["created_at"] <= gap["gap_end"]
+            for gap in gaps
+        )
+    ]
+    assert unreported == [], f"{len(unreported)} lost images lie outside every gap {gaps}"
+    spans = sorted((gap["gap_start"], gap["gap_end"]) for gap in gaps)
+    assert all(end <= start for (_, end), (start, _) in itertools.pairwise(spans)), "gaps never overlap"
