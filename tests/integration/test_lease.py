@@ -9,19 +9,19 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine, insert, update
+from sqlalchemy import Engine, update
 
 from archiver.db.lease import Lease, LeaseLost, new_owner, owner_is_gone
-from archiver.db.migrate import ensure_schema
-from archiver.db.models import Source, SyncState
+from archiver.db.models import SyncState
 from archiver.errors import LeaseBusyError
 from archiver.simulator import Simulator
 from fixtures.archive_checks import (
     archive_problems,
     configure,
+    new_source,
     sync_runs,
     sync_state,
     wait_for,
@@ -108,15 +108,7 @@ def test_no_wait_refuses_in_one_line_while_another_sync_runs(
 
 @pytest.fixture
 def source_id(engine: Engine) -> int:
-    ensure_schema(engine)
-    with engine.begin() as connection:
-        return int(
-            connection.execute(
-                insert(Source)
-                .values(name="q", provider="qaves", created_at=datetime.now(UTC))
-                .returning(Source.id)
-            ).scalar_one()
-        )
+    return new_source(engine, "q", "qaves")
 
 
 @pytest.fixture

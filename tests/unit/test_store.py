@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, select, update
 
-from archiver.db.migrate import ensure_schema
-from archiver.db.models import Asset, Generation, GenerationRevision, RejectedItem, Source
+from archiver.db.models import Asset, Generation, GenerationRevision, RejectedItem
 from archiver.db.store import PageCounts, save_page
 from archiver.providers.items import AssetRef, AssetRole, Item, Status
 from archiver.providers.items import RejectedItem as Rejected
+from fixtures.archive_checks import new_source
 
 T0 = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
 SIGNED = "https://api.aurous-labs.com/v1/images/img_1/output/0?token={}"
@@ -21,13 +21,7 @@ SIGNED = "https://api.aurous-labs.com/v1/images/img_1/output/0?token={}"
 
 @pytest.fixture
 def source_id(engine: Engine) -> int:
-    ensure_schema(engine)
-    with engine.begin() as connection:
-        return int(
-            connection.execute(
-                insert(Source).values(name="a", provider="aurous", created_at=T0).returning(Source.id)
-            ).scalar_one()
-        )
+    return new_source(engine, "a", "aurous")
 
 
 def item(key: str = "img_1", **changes: Any) -> Item:
