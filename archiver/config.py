@@ -76,6 +76,9 @@ class _Strict(BaseModel):
 class ArchiveSettings(_Strict):
     database_url: str = DEFAULT_DATABASE_URL
     files_dir: str = DEFAULT_FILES_DIR
+    max_file_size_mb: int = Field(default=512, ge=1)
+    download_concurrency: int = Field(default=8, ge=1, le=64)
+    download_per_source: int = Field(default=4, ge=1, le=64)
 
 
 class SourceSettings(_Strict):
@@ -184,6 +187,9 @@ class Config(BaseModel):
     database_url: str
     files_dir: Path
     sources: tuple[SourceSettings, ...]
+    max_file_size_mb: int = 512
+    download_concurrency: int = 8
+    download_per_source: int = 4
     default_database: bool = False
     """True when the database is the documented default beside the config file: only
     then may its folder be created; elsewhere a missing folder is more likely an
@@ -332,6 +338,9 @@ def parse_config(document: dict[str, Any], file: Path, environ: Mapping[str, str
         database_url=resolved_url,
         files_dir=_resolve_against(folder, files_dir),
         sources=sources,
+        max_file_size_mb=archive.max_file_size_mb,
+        download_concurrency=archive.download_concurrency,
+        download_per_source=archive.download_per_source,
         default_database=resolved_url == _resolve_database_url(folder, DEFAULT_DATABASE_URL, ""),
     )
 

@@ -37,7 +37,13 @@ def make_downloader(
     def refresh(name: str, since: datetime | None) -> set[str] | None:
         return engine.refresh(by_name[name], since)
 
-    return Downloader(archive.engine, archive.config.files_dir, http, DownloadSettings(), refresh=refresh)
+    config = archive.config
+    settings = DownloadSettings(
+        concurrency=config.download_concurrency,
+        per_source=min(config.download_per_source, config.download_concurrency),
+        max_bytes=config.max_file_size_mb * 1024 * 1024,
+    )
+    return Downloader(archive.engine, config.files_dir, http, settings, refresh=refresh)
 
 
 def run_source_pass(

@@ -53,6 +53,13 @@ def test_defaults_apply_when_archive_table_is_absent(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, ""), environ={})
     assert config.database_url.endswith("/archive/archive.db")
     assert config.sources == ()
+    assert (config.max_file_size_mb, config.download_concurrency, config.download_per_source) == (512, 8, 4)
+
+
+def test_download_limits_are_configurable(tmp_path: Path) -> None:
+    text = "[archive]\nmax_file_size_mb = 20\ndownload_concurrency = 16\ndownload_per_source = 2\n"
+    config = load_config(write(tmp_path, text), environ={})
+    assert (config.max_file_size_mb, config.download_concurrency, config.download_per_source) == (20, 16, 2)
 
 
 def test_environment_overrides_archive_table(tmp_path: Path) -> None:
@@ -176,6 +183,7 @@ SOURCE = 'name = "s"\nprovider = "qaves"\napi_key_env = "K"\n'
         ('[archive]\ndatabase_url = "mysql://x/y"\n', r"unsupported database 'mysql'"),
         ('[archive]\ndatabase_url = "not a url"\n', r"'not a url' is not a database URL"),
         ("[archive]\ndatabase_url = 5\n", r"archive\.database_url: Input should be a valid string"),
+        ("[archive]\nmax_file_size_mb = 0\n", r"archive\.max_file_size_mb: Input should be greater than or equal to 1"),
         ("[archiv]\n", r"unknown table or key 'archiv'"),
         ("sources = 3\n", r"sources: must be an array of tables"),
     ],
