@@ -123,6 +123,8 @@ class Asset(Base):
     downloaded_at: Mapped[datetime | None]
     path: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    not_found_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    """404s in a row: a file is `missing` only when its URL keeps answering 404."""
     next_attempt_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
 

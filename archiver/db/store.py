@@ -230,7 +230,7 @@ def _upsert_assets(connection: Connection, items: list[Item], ids: dict[str, int
         connection.execute(
             update(Asset)
             .where(Asset.id == bindparam("_id"))
-            .values(url=bindparam("url"), state=bindparam("state"), next_attempt_at=None),
+            .values(url=bindparam("url"), state=bindparam("state"), next_attempt_at=None, not_found_count=0),
             moved,
         )
     return len(fresh)

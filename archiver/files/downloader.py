@@ -55,7 +55,7 @@ class DownloadSettings:
     retry_base: timedelta = timedelta(minutes=1)
     retry_max: timedelta = timedelta(hours=6)
     max_attempts_404: int = 3
-    """A 404 on this attempt or a later one makes the asset `missing`."""
+    """This many 404s in a row (across runs) make the asset `missing`."""
     quick_retries: int = 2
     """Transient failures retried at once within a run before they count as an attempt."""
     quick_retry_wait: float = 0.5
@@ -342,12 +342,16 @@ class _Run:
             "download.failed", source=job.source, asset_id=job.asset_id, url=redact(job.url), error=message
         )
         lane.report.note_error(message)
-        if failure is Failure.NOT_FOUND and attempts >= self.settings.max_attempts_404:
-            self._missing(lane, job, f"{message}; {attempts} attempts failed, the last with 404")
+        not_found = job.not_found + 1 if failure is Failure.NOT_FOUND else 0
+        if not_found >= self.settings.max_attempts_404:
+            self.pending_writes.append(
+                Missing(job.asset_id, attempts, f"{message}; {not_found} times in a row", not_found)
+            )
+            lane.report.missing += 1
             return
         lane.report.failed += 1
         retry_at = _now() + self.settings.backoff(attempts, failure)
-        self.pending_writes.append(Failed(job.asset_id, attempts, retry_at, message))
+        self.pending_writes.append(Failed(job.asset_id, attempts, retry_at, message, not_found))
 
     def _missing(self, lane: _Lane, job: Job, reason: str) -> None:
         lane.report.missing += 1

@@ -28,6 +28,7 @@ class Job:
     external_id: str
     created_at: datetime | None
     attempts: int
+    not_found: int = 0
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class Failed:
     attempts: int
     next_attempt_at: datetime
     last_error: str
+    not_found_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class Missing:
     asset_id: int
     attempts: int
     last_error: str
+    not_found_count: int = 0
 
 
 Outcome = Stored | Failed | Missing
@@ -70,7 +73,14 @@ def due_jobs(
 ) -> list[Job]:
     """Up to `limit` due assets of one source with ids above `after_id`, in id order."""
     query = (
-        select(Asset.id, Asset.url, Asset.attempts, Generation.external_id, Generation.created_at)
+        select(
+            Asset.id,
+            Asset.url,
+            Asset.attempts,
+            Asset.not_found_count,
+            Generation.external_id,
+            Generation.created_at,
+        )
         .join(Generation, Generation.id == Asset.generation_id)
         .where(Generation.source_id == source_id, Asset.id > after_id, _due(now))
         .order_by(Asset.id)
@@ -78,7 +88,10 @@ def due_jobs(
     )
     with engine.connect() as connection:
         rows = connection.execute(query).all()
-    return [Job(row.id, source, row.url, row.external_id, row.created_at, row.attempts) for row in rows]
+    return [
+        Job(row.id, source, row.url, row.external_id, row.created_at, row.attempts, row.not_found_count)
+        for row in rows
+    ]
 
 
 def oldest_due_created_at(engine: Engine, source_id: int, now: datetime) -> datetime | None:
@@ -106,10 +119,13 @@ _STATEMENTS: dict[type, Any] = {
         state="downloaded",
         next_attempt_at=None,
         last_error=None,
+        not_found_count=0,
         **_bound("sha256", "size_bytes", "content_type", "path", "downloaded_at"),
     ),
-    Failed: _update(state="failed", **_bound("attempts", "next_attempt_at", "last_error")),
-    Missing: _update(state="missing", next_attempt_at=None, **_bound("attempts", "last_error")),
+    Failed: _update(state="failed", **_bound("attempts", "next_attempt_at", "last_error", "not_found_count")),
+    Missing: _update(
+        state="missing", next_attempt_at=None, **_bound("attempts", "last_error", "not_found_count")
+    ),
 }
 
 

@@ -164,6 +164,7 @@ def upgrade() -> None:
         sa.Column("downloaded_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("path", sa.Text(), nullable=True),
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("not_found_count", sa.Integer(), server_default="0", nullable=False),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.CheckConstraint("role IN ('image', 'video', 'reference')", name=op.f("ck_assets_role")),
