@@ -32,7 +32,7 @@ from archiver.errors import ArchiverError, LeaseBusyError, PaginationError, Prov
 from archiver.http import HttpClient
 from archiver.log import get_logger, redact
 from archiver.providers import Provider, provider_class
-from archiver.providers.items import Page
+from archiver.providers.items import MissedRange, Page
 
 log = get_logger("archiver.sync")
 
@@ -434,6 +434,7 @@ class SyncEngine:
                     connection, provider, source, source_id, state, walk, provider_now(page, now), now
                 )
             counts = save_page(connection, source_id, page.items, page.rejected, now, run_id)
+            result.gaps += self._record_missed(connection, source, source_id, page.missed, now)
             if page.meta:
                 state.meta = page.meta
             if finished:
@@ -471,6 +472,44 @@ class SyncEngine:
         if self.progress is not None:
             self.progress.page(source.name, stream, counts, result.counts)
         return finished
+
+    def _record_missed(
+        self,
+        connection: Connection,
+        source: SourceConfig,
+        source_id: int,
+        missed: list[MissedRange],
+        now: datetime,
+    ) -> int:
+        """Ranges the listing could not serve become coverage gaps (once each)."""
+        recorded = 0
+        for gap in missed:
+            known = connection.execute(
+                select(CoverageGap.id).where(
+                    CoverageGap.source_id == source_id,
+                    CoverageGap.gap_start == gap.start,
+                    CoverageGap.gap_end == gap.end,
+                )
+            ).first()
+            if known is None:
+                connection.execute(
+                    insert(CoverageGap).values(
+                        source_id=source_id,
+                        gap_start=gap.start,
+                        gap_end=gap.end,
+                        detected_at=now,
+                        reason=gap.reason,
+                    )
+                )
+                log.error(
+                    "coverage gap: items may be missing",
+                    source=source.name,
+                    gap_start=gap.start.isoformat(),
+                    gap_end=gap.end.isoformat(),
+                    reason=gap.reason,
+                )
+                recorded += 1
+        return recorded
 
     def _detect_gap(
         self,

@@ -83,6 +83,7 @@ class Page:
     `newest_first` is False when this page contradicts newest-first order, so the
     engine must not stop early on it. `meta` holds envelope facts worth keeping that
     belong to the stream rather than to an item (qaves bucket id, visibility, link).
+    `missed` names ranges the listing could not serve past.
     """
 
     items: list[Item]
@@ -92,3 +93,14 @@ class Page:
     newest_first: bool = True
     repeats: int = 0
     meta: dict[str, Any] | None = None
+    missed: list[MissedRange] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class MissedRange:
+    """Part of the history the listing could not serve (e.g. a same-second burst larger
+    than a page behind a seconds cursor): the archive records it as a coverage gap."""
+
+    start: datetime
+    end: datetime
+    reason: str

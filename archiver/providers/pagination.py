@@ -12,15 +12,15 @@ import json
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any, ClassVar
 
 import structlog
 
 from archiver.errors import BadResponseError, PaginationError
-from archiver.providers.items import Item, JSONCursor, Page, RejectedItem
+from archiver.providers.items import Item, JSONCursor, MissedRange, Page, RejectedItem
 
 Path = tuple[str, ...]
 REPEAT_WINDOW_PAGES = 4
@@ -58,6 +58,7 @@ class Step:
     largest: int  # the largest page of this walk before this one
     source: str
     log: Any
+    missed: list[MissedRange] = field(default_factory=list)  # filled by `advance`
 
 
 Fetch = Callable[[dict[str, str | int]], Listing]
@@ -142,6 +143,7 @@ class Pagination(ABC):
                 newest_first=in_order,
                 repeats=repeats,
                 meta=listing.meta,
+                missed=step.missed,
             )
             if next_cursor is None:
                 return
@@ -181,11 +183,10 @@ class EpochCursor(Pagination):
         if step.new and (before is None or oldest + 1 < before):
             return {self.param: oldest + 1}
         if len(step.listing.raw_items) >= step.size:
-            step.log.warning(
-                "pagination.second_skipped",
-                second=oldest,
-                reason="more items share this second than fit a page; some may be missed",
-            )
+            reason = "more items share this second than fit a page; the listing cannot reach the rest"
+            step.log.warning("pagination.second_skipped", second=oldest, reason=reason)
+            start = datetime.fromtimestamp(oldest, UTC)
+            step.missed.append(MissedRange(start, start + timedelta(seconds=1), reason))
         return {self.param: oldest if before is None else min(oldest, before - 1)}
 
 

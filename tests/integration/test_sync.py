@@ -10,7 +10,9 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import create_engine, select
 
+from archiver.db.models import CoverageGap
 from archiver.simulator import Simulator
 from fixtures.archive_checks import (
     ALL_PROVIDERS,
@@ -128,7 +130,8 @@ def test_a_burst_larger_than_a_page_is_the_one_known_loss(
 ) -> None:
     """qaves pages by whole seconds and serves at most 100 items a page: of 150 items
     sharing one second, only the 100 it serves first can ever be listed. The archive
-    keeps those and everything older, and the run logs the skipped second."""
+    keeps those and everything older, and says so: the skipped second is a coverage gap
+    (recorded once, however often the history is walked) and `status` turns unhealthy."""
     simulator.seed("qaves", items=60)
     simulator.advance(timedelta(seconds=5))
     burst = set(simulator.add("qaves", 150, same_second=True))
@@ -142,6 +145,21 @@ def test_a_burst_larger_than_a_page_is_the_one_known_loss(
     older = {raw["id"] for raw in simulator.truth("qaves")} - burst
     assert older <= keys
     assert len(keys & burst) == 100
+    assert "1 coverage gap(s) recorded" in result.out
+    assert archiver.run("backfill").code == 0
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as connection:
+        [gap] = connection.execute(
+            select(CoverageGap.gap_start, CoverageGap.gap_end, CoverageGap.reason)
+        ).all()
+    engine.dispose()
+    burst_second = min(
+        row["created_at"] for row in archived(database_url, "qaves") if row["external_id"] in burst
+    )
+    assert gap.gap_start <= burst_second < gap.gap_end
+    assert gap.gap_end - gap.gap_start == timedelta(seconds=1)
+    assert "more items share this second" in gap.reason
+    assert archiver.run("status").code == 1
 
 
 @contextmanager
