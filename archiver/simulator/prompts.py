@@ -72,10 +72,7 @@ def prompt(rand: random.Random) -> str:
 
 def _long_prompt(rand: random.Random, base: str) -> str:
     """A few random clauses repeated in numbered sections: long, varied, and cheap to make."""
-    clauses = [
-        f"{rand.choice(_SUBJECTS)} in {rand.choice(_STYLES)} {rand.choice(_EXOTIC)}"
-        for _ in range(6)
-    ]
+    clauses = [f"{rand.choice(_SUBJECTS)} in {rand.choice(_STYLES)} {rand.choice(_EXOTIC)}" for _ in range(6)]
     block = ", ".join(clauses)
     target = rand.randint(4100, 9000)
     sections = [base]

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from fixtures.simulator import auth_headers, list_url
 
 from archiver.simulator import Simulator
+from fixtures.simulator import auth_headers, list_url
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from fixtures.simulator import auth_headers, list_url
 
 from archiver.simulator import PROVIDERS, Simulator
+from fixtures.simulator import auth_headers, list_url
 
 ID_FIELD = {"qaves": "id", "aurous": "id", "imaginepro": "id", "apimall": "task_id"}
 TIME_FIELD = {

@@ -9,9 +9,9 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from fixtures.simulator import auth_headers, list_url
 
 from archiver.simulator import PROVIDERS, Simulator
+from fixtures.simulator import auth_headers, list_url
 
 MAGIC = {
     "image/png": b"\x89PNG\r\n\x1a\n",

@@ -8,9 +8,9 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 import pytest
-from fixtures.simulator import auth_headers, list_url
 
 from archiver.simulator import PROVIDERS, Simulator
+from fixtures.simulator import auth_headers, list_url
 
 END = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
 

@@ -183,7 +183,10 @@ SOURCE = 'name = "s"\nprovider = "qaves"\napi_key_env = "K"\n'
         ('[archive]\ndatabase_url = "mysql://x/y"\n', r"unsupported database 'mysql'"),
         ('[archive]\ndatabase_url = "not a url"\n', r"'not a url' is not a database URL"),
         ("[archive]\ndatabase_url = 5\n", r"archive\.database_url: Input should be a valid string"),
-        ("[archive]\nmax_file_size_mb = 0\n", r"archive\.max_file_size_mb: Input should be greater than or equal to 1"),
+        (
+            "[archive]\nmax_file_size_mb = 0\n",
+            r"archive\.max_file_size_mb: Input should be greater than or equal to 1",
+        ),
         ("[archiv]\n", r"unknown table or key 'archiv'"),
         ("sources = 3\n", r"sources: must be an array of tables"),
     ],
