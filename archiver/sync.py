@@ -433,6 +433,11 @@ class SyncEngine:
                 result.gaps += self._detect_gap(
                     connection, provider, source, source_id, state, walk, provider_now(page, now), now
                 )
+            if page.next_cursor is None:
+                # Reading a long window takes time; what expired meanwhile was never read.
+                result.gaps += self._detect_gap(
+                    connection, provider, source, source_id, state, walk, provider_now(page, now), now
+                )
             counts = save_page(connection, source_id, page.items, page.rejected, now, run_id)
             result.gaps += self._record_missed(connection, source, source_id, page.missed, now)
             if page.meta:
@@ -537,6 +542,15 @@ class SyncEngine:
         gap_end = min(served_at - window, walk.started_served_at)
         if gap_end <= gap_start:
             return 0
+        state.last_complete_at = gap_end
+        adjacent = connection.execute(
+            select(CoverageGap.id).where(CoverageGap.source_id == source_id, CoverageGap.gap_end == gap_start)
+        ).scalar()
+        if adjacent is not None:
+            # The same loss, grown while the walk was reading (the window's tail kept
+            # expiring): one gap, longer, rather than a second one beside it.
+            connection.execute(update(CoverageGap).where(CoverageGap.id == adjacent).values(gap_end=gap_end))
+            return 0
         connection.execute(
             insert(CoverageGap).values(
                 source_id=source_id,
@@ -550,7 +564,6 @@ class SyncEngine:
                 ),
             )
         )
-        state.last_complete_at = gap_end
         log.error(
             "coverage gap: items may be lost",
             source=source.name,

@@ -88,6 +88,30 @@ def test_a_thirty_hour_pause_records_one_gap_with_the_right_bounds(
     assert len(coverage_gaps(database_url, "imaginepro")) == 1, "a gap is recorded once"
 
 
+def test_images_expiring_while_a_long_walk_reads_are_inside_the_gap(
+    archiver: ArchiverRunner, simulator: Simulator, database_url: str
+) -> None:
+    simulator.seed("imaginepro", items=50)
+    configure(archiver, simulator, database_url, ["imaginepro"], interval="6h")
+    assert archiver.run("sync").code == 0
+    simulator.advance(timedelta(hours=6))
+    at_the_edge = set(simulator.add("imaginepro", 40))
+    simulator.advance(WINDOW - timedelta(seconds=3))  # they leave the window 3 s from now
+    simulator.add("imaginepro", 500)  # read first: the walk reaches the 40 last, too late
+    simulator.inject("imaginepro", "slow", times=6, delay=1.0)
+
+    result = archiver.run("sync")
+
+    assert result.code == 0, result.err
+    kept = {row["external_id"] for row in archived(database_url, "imaginepro")}
+    lost = [raw for raw in simulator.truth_all("imaginepro") if raw["id"] not in kept]
+    assert {raw["id"] for raw in lost} >= at_the_edge, "the slow walk came too late for them"
+    [gap] = coverage_gaps(database_url, "imaginepro")  # one gap, grown while the walk read
+    assert all(
+        gap["gap_start"] <= expected_fields("imaginepro", raw)["created_at"] <= gap["gap_end"] for raw in lost
+    ), "every image that expired during the walk lies inside the recorded gap"
+
+
 @pytest.mark.slow
 def test_a_sync_killed_then_resumed_after_the_window_reports_every_loss(
     archiver: ArchiverRunner, simulator: Simulator, database_url: str
