@@ -109,7 +109,8 @@ def test_two_daemons_share_the_sources_without_overlapping_runs(
         for daemon in daemons:
             daemon.send_signal(signal.SIGTERM)
         codes = [daemon.wait(timeout=30) for daemon in daemons]
-    assert codes == [0, 0]
+    errors = [daemon.stderr.read()[-3000:] if daemon.stderr else "" for daemon in daemons]
+    assert codes == [0, 0], errors
     runs = _runs(postgres_url)
     assert {run.owner.rsplit(":", 3)[1] for run in runs} == {str(d.pid) for d in daemons}  # both worked
     assert sum(r.records_new for r in runs) == 610  # everything once, nothing twice
