@@ -71,10 +71,13 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_serve_runs_until_sigterm():
+def test_archiver_simulate_serves_until_sigterm():
     port = free_port()
-    code = f"from archiver.simulator import serve; serve(port={port}, items=25)"
-    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "archiver", "simulate", "--port", str(port), "--items", "25"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         for _ in range(100):
