@@ -13,26 +13,28 @@ The engine never asks which provider it talks to: it reads `walk()`, `streams()`
 
 from __future__ import annotations
 
-import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from archiver.archive import Archive
 from archiver.config import SourceConfig
 from archiver.db.lease import Lease, new_owner
-from archiver.db.models import CoverageGap, Generation, SyncRun, SyncState
+from archiver.db.models import Generation, SyncRun, SyncState
 from archiver.db.store import PageCounts, save_page
 from archiver.errors import ArchiverError, LeaseBusyError, PaginationError, ProviderError, SourceError
+from archiver.gaps import provider_now, record_missed, record_window_gap
 from archiver.http import HttpClient
 from archiver.log import get_logger, redact
+from archiver.prefetch import prefetched
 from archiver.providers import Provider, provider_class
-from archiver.providers.items import MissedRange, Page
+from archiver.providers.items import Page
+from archiver.walks import SourceState, Walk
 
 log = get_logger("archiver.sync")
 
@@ -72,130 +74,17 @@ class RunResult:
         return self.status == "ok"
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
-
-
-def _parse(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
 @dataclass
-class Walk:
-    """One walk down a stream, as saved between pages so it can resume after a crash.
+class _Pass:
+    """One run of one source: what every step of its walks needs at hand."""
 
-    `stop_at` None reads to the end (backfill, first sync); otherwise the walk ends on
-    the first newest-first page that reaches below it. `high` is the newest created_at
-    seen: it becomes the watermark only when the walk completes.
-    """
-
-    kind: str  # full | incremental
-    cursor: dict[str, Any] | None = None
-    stop_at: datetime | None = None
-    high: datetime | None = None
-    started_served_at: datetime | None = None
-    ordered: bool = True
-    pages: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "cursor": self.cursor,
-            "stop_at": _iso(self.stop_at),
-            "high": _iso(self.high),
-            "started_served_at": _iso(self.started_served_at),
-            "ordered": self.ordered,
-            "pages": self.pages,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Walk:
-        return cls(
-            kind=data["kind"],
-            cursor=data.get("cursor"),
-            stop_at=_parse(data.get("stop_at")),
-            high=_parse(data.get("high")),
-            started_served_at=_parse(data.get("started_served_at")),
-            ordered=data.get("ordered", True),
-            pages=data.get("pages", 0),
-        )
-
-
-@dataclass
-class StreamState:
-    """Per stream (a qaves bucket, or a provider's one listing): kept in sync_state.state."""
-
-    watermark: datetime | None = None
-    last_complete_at: datetime | None = None
-    walk: Walk | None = None
-    meta: dict[str, Any] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "watermark": _iso(self.watermark),
-            "last_complete_at": _iso(self.last_complete_at),
-            "walk": self.walk.to_json() if self.walk else None,
-            "meta": self.meta,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any] | None) -> StreamState:
-        data = data or {}
-        return cls(
-            watermark=_parse(data.get("watermark")),
-            last_complete_at=_parse(data.get("last_complete_at")),
-            walk=Walk.from_json(data["walk"]) if data.get("walk") else None,
-            meta=data.get("meta"),
-        )
-
-
-def provider_now(page: Page, fallback: datetime) -> datetime:
-    """The provider's clock: its `Date` header, but never earlier than the newest item it
-    serves (a server whose data runs on another clock than its `Date` header still
-    measures its window in the data's time)."""
-    stamps = [item.created_at for item in page.items if item.created_at is not None]
-    served = page.served_at or fallback
-    return max([served, *stamps])
-
-
-def prefetched(pages: Iterator[Page], stop_early: threading.Event) -> Iterator[Page]:
-    """Fetch the next page while the current one is being written (DESIGN: overlapping
-    fetch and write is how a backfill gets near the speed of fetching alone).
-
-    Never more than one page ahead: the next fetch starts only once the consumer has
-    taken the page before, so a walk that ends on its first page (a no-op sync) costs
-    one speculative request, not two.
-    """
-    handoff: queue.Queue[tuple[str, Any]] = queue.Queue()
-    taken = threading.Semaphore(0)
-
-    def produce() -> None:
-        try:
-            for page in pages:
-                handoff.put(("page", page))
-                while not taken.acquire(timeout=0.2):
-                    if stop_early.is_set():
-                        return
-                if stop_early.is_set():
-                    return
-            handoff.put(("end", None))
-        except BaseException as error:  # handed to the consumer, raised there
-            handoff.put(("error", error))
-
-    thread = threading.Thread(target=produce, name="archiver-prefetch", daemon=True)
-    thread.start()
-    try:
-        while True:
-            kind, value = handoff.get()
-            taken.release()
-            if kind == "page":
-                yield value
-            elif kind == "error":
-                raise value
-            else:
-                return
-    finally:
-        stop_early.set()
+    provider: Provider
+    source: SourceConfig
+    source_id: int
+    run_id: int
+    lease: Lease
+    result: RunResult
+    state: SourceState
 
 
 class SyncEngine:
@@ -243,9 +132,11 @@ class SyncEngine:
         bound = log.bind(source=source.name, mode=mode.value, run_id=run_id)
         bound.info("run started")
         try:
-            provider = self.provider(source)
-            for stream in provider.streams():
-                self._sync_stream(provider, source, source_id, stream, mode, run_id, lease, result)
+            with self.archive.engine.connect() as connection:
+                state = SourceState.load(connection, source_id)
+            run = _Pass(self.provider(source), source, source_id, run_id, lease, result, state)
+            for stream in run.provider.streams():
+                self._sync_stream(run, stream, mode)
             result.status = "ok"
         except Interrupted:
             result.status = "interrupted"
@@ -303,37 +194,24 @@ class SyncEngine:
 
     # -- one stream -------------------------------------------------------------
 
-    def _sync_stream(
-        self,
-        provider: Provider,
-        source: SourceConfig,
-        source_id: int,
-        stream: str,
-        mode: Mode,
-        run_id: int,
-        lease: Lease,
-        result: RunResult,
-    ) -> None:
-        state = self._load_stream(source_id, stream)
-        unfinished = state.walk
+    def _sync_stream(self, run: _Pass, stream: str, mode: Mode) -> None:
+        """Finish an interrupted walk first, then walk as the mode asks."""
+        unfinished = run.state.stream(stream).walk
         if mode is Mode.BACKFILL:
-            walk = unfinished if unfinished and unfinished.kind == "full" else Walk("full")
-            self._walk(provider, source, source_id, stream, walk, run_id, lease, result)
+            self._walk(run, stream, unfinished if unfinished and unfinished.kind == "full" else Walk("full"))
             return
         if unfinished is not None:
-            self._walk(provider, source, source_id, stream, unfinished, run_id, lease, result)
-            state = self._load_stream(source_id, stream)
-        if state.watermark is None:
+            self._walk(run, stream, unfinished)
+        watermark = run.state.stream(stream).watermark
+        if watermark is None:
             if unfinished is None:
-                self._walk(provider, source, source_id, stream, Walk("full"), run_id, lease, result)
+                self._walk(run, stream, Walk("full"))
             return
-        stop_at = state.watermark - source.overlap
-        oldest_open = self._oldest_unfinished(source_id)
+        stop_at = watermark - run.source.overlap
+        oldest_open = self._oldest_unfinished(run.source_id)
         if oldest_open is not None and oldest_open < stop_at:
             stop_at = oldest_open
-        self._walk(
-            provider, source, source_id, stream, Walk("incremental", stop_at=stop_at), run_id, lease, result
-        )
+        self._walk(run, stream, Walk("incremental", stop_at=stop_at))
 
     def _oldest_unfinished(self, source_id: int) -> datetime | None:
         horizon = self.clock() - PENDING_HORIZON
@@ -346,27 +224,15 @@ class SyncEngine:
                 )
             ).scalar_one_or_none()
 
-    def _walk(
-        self,
-        provider: Provider,
-        source: SourceConfig,
-        source_id: int,
-        stream: str,
-        walk: Walk,
-        run_id: int,
-        lease: Lease,
-        result: RunResult,
-    ) -> None:
+    def _walk(self, run: _Pass, stream: str, walk: Walk) -> None:
         resumed_at = walk.cursor
         stop_early = threading.Event()
-        pages = prefetched(provider.walk(stream, walk.cursor), stop_early)
+        pages = prefetched(run.provider.walk(stream, walk.cursor), stop_early)
         taken = 0
         try:
             for page in pages:
                 taken += 1
-                if self._take_page(
-                    provider, source, source_id, stream, walk, page, run_id, lease, result, first=taken == 1
-                ):
+                if self._take_page(run, stream, walk, page, first=taken == 1):
                     return
                 if self.stop.is_set():
                     raise Interrupted
@@ -378,32 +244,19 @@ class SyncEngine:
             # its paging): restarting from the top loses no item, only time.
             log.warning(
                 "saved cursor refused; restarting the walk from the top",
-                source=source.name,
+                source=run.source.name,
                 stream=stream or None,
                 cursor=resumed_at,
                 error=str(error),
             )
             walk.cursor, walk.started_served_at = None, None
-            self._walk(provider, source, source_id, stream, walk, run_id, lease, result)
+            self._walk(run, stream, walk)
             return
         finally:
             stop_early.set()
-        raise SourceError(source.name, "the listing ended without saying so")
+        raise SourceError(run.source.name, "the listing ended without saying so")
 
-    def _take_page(
-        self,
-        provider: Provider,
-        source: SourceConfig,
-        source_id: int,
-        stream: str,
-        walk: Walk,
-        page: Page,
-        run_id: int,
-        lease: Lease,
-        result: RunResult,
-        *,
-        first: bool,
-    ) -> bool:
+    def _take_page(self, run: _Pass, stream: str, walk: Walk, page: Page, *, first: bool) -> bool:
         """Save one page with the walk's progress; True when the walk is complete.
 
         `first`: the first page this run takes of the walk, fresh or resumed, where the
@@ -424,22 +277,18 @@ class SyncEngine:
             and min(stamps) < walk.stop_at
         )
         finished = page.next_cursor is None or reached
+        result, name = run.result, run.source.name
+        state = run.state.stream(stream)
+        served_at = provider_now(page, now)
+        if walk.started_served_at is None:
+            walk.started_served_at = served_at
         with self.archive.engine.begin() as connection:
-            lease.renew(connection)
-            state = self._load_stream(source_id, stream, connection)
-            if walk.started_served_at is None:
-                walk.started_served_at = provider_now(page, now)
-            if first:
-                result.gaps += self._detect_gap(
-                    connection, provider, source, source_id, state, walk, provider_now(page, now), now
+            if first or page.next_cursor is None:
+                result.gaps += record_window_gap(
+                    connection, run.source_id, name, run.provider.window, state, walk, served_at, now
                 )
-            if page.next_cursor is None:
-                # Reading a long window takes time; what expired meanwhile was never read.
-                result.gaps += self._detect_gap(
-                    connection, provider, source, source_id, state, walk, provider_now(page, now), now
-                )
-            counts = save_page(connection, source_id, page.items, page.rejected, now, run_id)
-            result.gaps += self._record_missed(connection, source, source_id, page.missed, now)
+            counts = save_page(connection, run.source_id, page.items, page.rejected, now, run.run_id)
+            result.gaps += record_missed(connection, run.source_id, name, page.missed, now)
             if page.meta:
                 state.meta = page.meta
             if finished:
@@ -452,12 +301,13 @@ class SyncEngine:
             else:
                 walk.cursor = page.next_cursor
                 state.walk = walk
-            self._save_stream(connection, source_id, stream, state)
+            run.state.put(stream, state)
+            run.lease.renew(connection, **run.state.columns(now))
             result.counts.add(counts)
             result.pages += 1
             connection.execute(
                 update(SyncRun)
-                .where(SyncRun.id == run_id)
+                .where(SyncRun.id == run.run_id)
                 .values(
                     records_seen=result.counts.seen,
                     records_new=result.counts.new,
@@ -466,147 +316,13 @@ class SyncEngine:
                     pages=result.pages,
                 )
             )
-        if page.rejected:
-            for rejected in page.rejected:
-                log.warning(
-                    "item rejected",
-                    source=source.name,
-                    external_id=rejected.external_id,
-                    reason=rejected.reason,
-                )
+        for rejected in page.rejected:
+            log.warning(
+                "item rejected", source=name, external_id=rejected.external_id, reason=rejected.reason
+            )
         if self.progress is not None:
-            self.progress.page(source.name, stream, counts, result.counts)
+            self.progress.page(name, stream, counts, result.counts)
         return finished
-
-    def _record_missed(
-        self,
-        connection: Connection,
-        source: SourceConfig,
-        source_id: int,
-        missed: list[MissedRange],
-        now: datetime,
-    ) -> int:
-        """Ranges the listing could not serve become coverage gaps (once each)."""
-        recorded = 0
-        for gap in missed:
-            known = connection.execute(
-                select(CoverageGap.id).where(
-                    CoverageGap.source_id == source_id,
-                    CoverageGap.gap_start == gap.start,
-                    CoverageGap.gap_end == gap.end,
-                )
-            ).first()
-            if known is None:
-                connection.execute(
-                    insert(CoverageGap).values(
-                        source_id=source_id,
-                        gap_start=gap.start,
-                        gap_end=gap.end,
-                        detected_at=now,
-                        reason=gap.reason,
-                    )
-                )
-                log.error(
-                    "coverage gap: items may be missing",
-                    source=source.name,
-                    gap_start=gap.start.isoformat(),
-                    gap_end=gap.end.isoformat(),
-                    reason=gap.reason,
-                )
-                recorded += 1
-        return recorded
-
-    def _detect_gap(
-        self,
-        connection: Connection,
-        provider: Provider,
-        source: SourceConfig,
-        source_id: int,
-        state: StreamState,
-        walk: Walk,
-        served_at: datetime,
-        now: datetime,
-    ) -> int:
-        """A windowed provider serves only its window: whatever was created between our
-        last complete pass and the window's start may be lost. Say so instead of staying silent.
-
-        A walk resumed after a pause is checked too: its unread pages held items created
-        between the last complete pass and its own start, and those may have left the
-        window meanwhile (what came after its start is the next walk's to read and report).
-        A recorded range counts as covered, so it is never reported twice.
-        """
-        window = provider.window
-        if window is None or state.last_complete_at is None or walk.started_served_at is None:
-            return 0
-        gap_start = state.last_complete_at
-        gap_end = min(served_at - window, walk.started_served_at)
-        if gap_end <= gap_start:
-            return 0
-        state.last_complete_at = gap_end
-        adjacent = connection.execute(
-            select(CoverageGap.id).where(CoverageGap.source_id == source_id, CoverageGap.gap_end == gap_start)
-        ).scalar()
-        if adjacent is not None:
-            # The same loss, grown while the walk was reading (the window's tail kept
-            # expiring): one gap, longer, rather than a second one beside it.
-            connection.execute(update(CoverageGap).where(CoverageGap.id == adjacent).values(gap_end=gap_end))
-            return 0
-        connection.execute(
-            insert(CoverageGap).values(
-                source_id=source_id,
-                gap_start=gap_start,
-                gap_end=gap_end,
-                detected_at=now,
-                reason=(
-                    f"no complete pass between {gap_start:%Y-%m-%d %H:%M:%S} and "
-                    f"{gap_end:%Y-%m-%d %H:%M:%S} UTC, and the provider serves only the last "
-                    f"{window}; items created then may be lost"
-                ),
-            )
-        )
-        log.error(
-            "coverage gap: items may be lost",
-            source=source.name,
-            gap_start=gap_start.isoformat(),
-            gap_end=gap_end.isoformat(),
-        )
-        return 1
-
-    # -- state ----------------------------------------------------------------------
-
-    def _load_stream(self, source_id: int, stream: str, connection: Connection | None = None) -> StreamState:
-        def read(conn: Connection) -> StreamState:
-            document = conn.execute(
-                select(SyncState.state).where(SyncState.source_id == source_id)
-            ).scalar_one_or_none()
-            return StreamState.from_json((document or {}).get("streams", {}).get(stream))
-
-        if connection is not None:
-            return read(connection)
-        with self.archive.engine.connect() as conn:
-            return read(conn)
-
-    def _save_stream(self, connection: Connection, source_id: int, stream: str, state: StreamState) -> None:
-        document = (
-            connection.execute(
-                select(SyncState.state).where(SyncState.source_id == source_id)
-            ).scalar_one_or_none()
-            or {}
-        )
-        streams = dict(document.get("streams", {}))
-        streams[stream] = state.to_json()
-        watermarks = [_parse(s.get("watermark")) for s in streams.values()]
-        completes = [_parse(s.get("last_complete_at")) for s in streams.values()]
-        connection.execute(
-            update(SyncState)
-            .where(SyncState.source_id == source_id)
-            .values(
-                state={**document, "streams": streams},
-                watermark=min(watermarks) if all(watermarks) else None,
-                last_complete_at=min(completes) if all(completes) else None,
-                updated_at=self.clock(),
-            )
-        )
 
     # -- used by the downloader -----------------------------------------------------
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -151,13 +152,14 @@ class Lease:
             if stop is None:
                 threading.Event().wait(poll)
 
-    def renew(self, connection: Connection) -> None:
-        """Extend the lease inside the caller's transaction; raise if it was lost."""
+    def renew(self, connection: Connection, **state: Any) -> None:
+        """Extend the lease inside the caller's transaction, writing `state` columns of
+        `sync_state` in the same guarded statement; raise if the lease was lost."""
         now = datetime.now(UTC)
         kept = connection.execute(
             update(SyncState)
             .where(SyncState.source_id == self.source_id, SyncState.lease_owner == self.owner)
-            .values(lease_expires_at=now + self.ttl)
+            .values(lease_expires_at=now + self.ttl, **state)
         ).rowcount
         if not kept:
             raise LeaseLost(self.source, "lost the sync lease to another archiver; stopped writing")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from archiver.gaps import provider_now
 from archiver.providers.items import Item, Page, Status
-from archiver.sync import provider_now
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 

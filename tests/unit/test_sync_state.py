@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 import pytest
 
 from archiver.errors import PaginationError
+from archiver.prefetch import prefetched
 from archiver.providers.items import Page
-from archiver.sync import StreamState, Walk, prefetched
+from archiver.walks import StreamState, Walk
 
 T0 = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
 
