@@ -36,7 +36,16 @@ class SourceStatus:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))
+        """All fields, plus INTERFACE.md's own words for the headline figures ("last
+        success, watermark, records, pending assets, coverage gaps, health")."""
+        document = _jsonable(asdict(self))
+        document.update(
+            last_success=document["last_success_at"],
+            pending_assets=self.assets["pending"],
+            coverage_gaps=document["open_gaps"],
+            health="ok" if self.healthy else "unhealthy",
+        )
+        return document
 
 
 def _jsonable(value: Any) -> Any:

@@ -47,6 +47,9 @@ def test_healthy_archive_exits_zero(
     assert document["healthy"] is True
     assert [s["records"] for s in document["sources"]] == [30, 30]
     assert all(s["last_success_at"] and s["watermark"] for s in document["sources"])
+    qaves = document["sources"][0]
+    assert (qaves["health"], qaves["pending_assets"], qaves["coverage_gaps"]) == ("ok", 30, [])
+    assert qaves["last_success"] == qaves["last_success_at"]
 
 
 def test_failing_key_makes_status_exit_one(
@@ -82,4 +85,6 @@ def test_open_gap_makes_status_exit_one(
     assert code == 1
     [source] = document["sources"]
     assert len(source["open_gaps"]) == 1
+    assert source["coverage_gaps"] == source["open_gaps"]
+    assert source["health"] == "unhealthy"
     assert "open coverage gap" in source["problems"][0]
