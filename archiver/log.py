@@ -79,6 +79,19 @@ class _RedactingFormatter(structlog.stdlib.ProcessorFormatter):
         return redact(super().format(record))
 
 
+class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is at the moment, so a live progress bar that
+    redirects it can print log lines above itself instead of through it."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure_logging(fmt: LogFormat = "auto", debug: bool = False) -> None:
     """Set up structlog and the stdlib root logger once per process (idempotent)."""
     if fmt == "auto":
@@ -113,7 +126,7 @@ def configure_logging(fmt: LogFormat = "auto", debug: bool = False) -> None:
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _CurrentStderrHandler()
     handler.setFormatter(formatter)
     root = logging.getLogger()
     for existing in list(root.handlers):
