@@ -35,7 +35,6 @@ DEFAULT_CONFIG = "archiver.toml"
 DEFAULT_DATABASE_URL = "sqlite:///archive/archive.db"
 DEFAULT_FILES_DIR = "archive/files"
 DEFAULT_INTERVAL = timedelta(minutes=15)
-DEFAULT_OVERLAP = timedelta(minutes=2)
 
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _SOURCE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")

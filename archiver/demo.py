@@ -54,7 +54,7 @@ def run_demo(folder: Path, items: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     with Simulator(seed=1) as sim:
         for provider in PROVIDERS:
-            sim.seed(provider, items=items, pending=3 if provider in ("aurous", "apimall") else 0)
+            sim.seed(provider, items=items, pending=3 if sim.lists_pending(provider) else 0)
             os.environ[f"ARCHIVER_DEMO_{provider.upper()}_KEY"] = sim.api_key(provider)
         config_path = folder / "archiver.toml"
         config_path.write_text(_demo_config(sim), encoding="utf-8")

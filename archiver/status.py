@@ -7,7 +7,7 @@ everything its provider still serves.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,7 +33,6 @@ class SourceStatus:
     last_error: str | None
     interval: str
     window: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """All fields, plus INTERFACE.md's own words for the headline figures ("last

@@ -26,11 +26,6 @@ class Status(StrEnum):
     CANCELED = "canceled"
     UNKNOWN = "unknown"
 
-    @property
-    def is_final(self) -> bool:
-        """Final items no longer change; pending/running/unknown ones are re-read."""
-        return self in (Status.SUCCEEDED, Status.FAILED, Status.CANCELED)
-
 
 class AssetRole(StrEnum):
     IMAGE = "image"

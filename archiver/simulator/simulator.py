@@ -111,6 +111,10 @@ class Simulator:
 
     # Histories.
 
+    def lists_pending(self, provider: str) -> bool:
+        """Whether the provider's items carry a status, so a history may hold pending ones."""
+        return self._api(provider).has_status
+
     def seed(
         self,
         provider: str,
