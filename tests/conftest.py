@@ -1,1 +1,1 @@
-pytest_plugins = ["fixtures.database", "fixtures.simulator", "fixtures.cli"]
+pytest_plugins = ["fixtures.database", "fixtures.simulator", "fixtures.cli", "fixtures.file_checks"]

@@ -4,140 +4,32 @@ judge: every served file must lie once at its path with exactly the served bytes
 
 from __future__ import annotations
 
-import hashlib
 import signal
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select, update
 
-from archiver.db.engine import create_archive_engine
-from archiver.db.models import Asset, Generation, Source
-from archiver.files import Downloader, DownloadReport, DownloadSettings, RefreshUrls
-from archiver.files.store import TEMP_DIR, TempFile
+from archiver.db.models import Asset, Generation
+from archiver.files import Downloader, DownloadSettings
+from archiver.files.store import TempFile
 from archiver.http import build_client
 from archiver.simulator import PROVIDERS, Simulator
 from fixtures.cli import ArchiverRunner
-
-FAST = DownloadSettings(retry_base=timedelta(0), quick_retries=0, poll_interval=0.05)
-"""One request per attempt and every failure due again at once: faults map to attempts."""
-
-
-@dataclass(frozen=True)
-class Row:
-    id: int
-    source: str
-    url: str
-    state: str
-    sha256: str | None
-    path: str | None
-    attempts: int
-    last_error: str | None
-
-
-def configure(archiver: ArchiverRunner, sim: Simulator, database_url: str, *providers: str) -> Path:
-    sources = []
-    for provider in providers:
-        variable = f"KEY_{provider.upper()}"
-        archiver.env[variable] = sim.api_key(provider)
-        sources.append(
-            {
-                "name": provider,
-                "provider": provider,
-                "api_key_env": variable,
-                "base_url": sim.base_url(provider),
-            }
-        )
-    files_dir = archiver.folder / "files"
-    archiver.write_config(sources, database_url=database_url, files_dir=str(files_dir))
-    return files_dir
-
-
-def records_only(
-    archiver: ArchiverRunner, sim: Simulator, database_url: str, provider: str, items: int
-) -> Path:
-    """A seeded provider whose history is archived without its files; the files folder."""
-    sim.seed(provider, items=items)
-    files_dir = configure(archiver, sim, database_url, provider)
-    assert archiver.run("backfill", "--no-download").code == 0
-    return files_dir
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Engine]:
-    engine = create_archive_engine(database_url)
-    yield engine
-    engine.dispose()
-
-
-def rows(engine: Engine) -> list[Row]:
-    query = (
-        select(
-            Asset.id,
-            Source.name,
-            Asset.url,
-            Asset.state,
-            Asset.sha256,
-            Asset.path,
-            Asset.attempts,
-            Asset.last_error,
-        )
-        .join(Generation, Generation.id == Asset.generation_id)
-        .join(Source, Source.id == Generation.source_id)
-        .order_by(Asset.id)
-    )
-    with engine.connect() as connection:
-        return [Row(*row) for row in connection.execute(query)]
-
-
-def source_ids(engine: Engine) -> dict[str, int]:
-    with engine.connect() as connection:
-        return {name: id_ for id_, name in connection.execute(select(Source.id, Source.name))}
-
-
-def canonical(url: str) -> str:
-    return url.split("?", 1)[0]
-
-
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def store_files(files_dir: Path) -> list[Path]:
-    return [p for p in files_dir.rglob("*") if p.is_file() and TEMP_DIR not in p.relative_to(files_dir).parts]
-
-
-def temp_files(files_dir: Path) -> list[Path]:
-    return list((files_dir / TEMP_DIR).glob("*"))
-
-
-def assert_archive_matches_truth(sim: Simulator, engine: Engine, files_dir: Path, provider: str) -> None:
-    truth = sim.truth_files(provider)
-    archived = {canonical(row.url): row for row in rows(engine) if row.source == provider}
-    assert truth and set(archived) == set(truth)
-    for url, sha in truth.items():
-        row = archived[url]
-        assert (row.state, row.sha256) == ("downloaded", sha), row
-        assert row.path is not None and "\\" not in row.path
-        assert row.path == f"{sha[:2]}/{sha[2:4]}/{sha}.{row.path.rsplit('.', 1)[1]}"
-        assert sha256_of(files_dir / row.path) == sha
-
-
-def run_downloader(
-    engine: Engine,
-    files_dir: Path,
-    settings: DownloadSettings = FAST,
-    refresh: RefreshUrls | None = None,
-    follow: threading.Event | None = None,
-) -> DownloadReport:
-    with build_client() as http:
-        downloader = Downloader(engine, files_dir, http, settings, refresh=refresh)
-        return downloader.run(source_ids(engine), follow=follow)
+from fixtures.file_checks import (
+    assert_archive_matches_truth,
+    canonical,
+    configure,
+    records_only,
+    rows,
+    run_downloader,
+    sha256_of,
+    source_ids,
+    store_files,
+    temp_files,
+)
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from sqlalchemy import Engine
-from test_download import assert_archive_matches_truth, configure, db, rows
 
 from archiver.simulator import Simulator
 from fixtures.cli import ArchiverRunner
-
-__all__ = ["db"]  # the fixture, shared with the download tests
+from fixtures.file_checks import assert_archive_matches_truth, configure, rows
 
 
 def test_verify_finds_a_corrupt_and_a_deleted_file_and_repair_restores_both(
