@@ -6,6 +6,7 @@ Every timestamp leaves here as an aware UTC datetime, whatever the provider sent
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -13,6 +14,7 @@ from pydantic import AfterValidator, BeforeValidator
 
 # Epoch values above this are milliseconds: as seconds it would be the year 5138.
 _MILLISECONDS_FROM = 10**11
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def from_epoch(value: Any) -> datetime:
@@ -41,7 +43,7 @@ def from_timestamp_string(value: Any) -> datetime:
 def is_plain_id(value: Any) -> bool:
     """A usable external id: a non-empty string without control characters (a NUL
     cannot be stored in a Postgres text column). Anything else printable is data."""
-    return isinstance(value, str) and bool(value) and not any(ord(c) < 32 or ord(c) == 127 for c in value)
+    return isinstance(value, str) and bool(value) and _CONTROL_CHARACTER.search(value) is None
 
 
 def _plain_id(value: str) -> str:

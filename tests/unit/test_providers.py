@@ -13,6 +13,7 @@ from archiver.errors import AuthenticationError, BadResponseError, ProviderError
 from archiver.http import HttpSettings, JsonResponse, build_client
 from archiver.providers import PROVIDERS, provider_class
 from archiver.providers.base import Provider, status_of
+from archiver.providers.fields import is_plain_id
 from archiver.providers.items import AssetRef, AssetRole, Item, RejectedItem, Status
 
 KEY = "secret-key-0123456789"
@@ -319,3 +320,22 @@ def test_error_bodies_are_described_from_where_each_provider_puts_them() -> None
     assert default.describe({"error": {"code": "x", "message": "bad key"}}) == "bad key"
     assert default.describe({"statusCode": 401, "message": "nope", "error": "Unauthorized"}) == "nope"
     assert provider("apimall").errors.describe({"error": {"code": "c", "message": "m"}}) == "c: m"
+
+
+@pytest.mark.parametrize(
+    ("value", "plain"),
+    [
+        ("img_1", True),
+        ("a b~", True),
+        ("snow\u2603man", True),
+        ("", False),
+        ("a\x00b", False),
+        ("a\x1fb", False),
+        ("tab\there", False),
+        ("a\x7fb", False),
+        (17, False),
+        (None, False),
+    ],
+)
+def test_an_external_id_is_a_non_empty_string_without_control_characters(value: Any, plain: bool) -> None:
+    assert is_plain_id(value) is plain
