@@ -16,8 +16,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 
+from archiver.db.bulk import BulkInsert
 from archiver.db.models import Asset, Generation, GenerationRevision, RejectedItem
 from archiver.providers.items import Item
 from archiver.providers.items import RejectedItem as Rejected
@@ -34,6 +35,38 @@ _FIELDS = (
 )
 # Signed URLs change their query on every listing; that is no change of substance.
 _URL_QUERY = re.compile(r"(https?://[^\s?\"#]+)\?[^\s\"#]*")
+_NEW_GENERATIONS = BulkInsert(
+    Generation.__table__,
+    columns=("external_id", "raw", *_FIELDS),
+    constants=("source_id", "first_seen_at", "last_seen_at"),
+    conflict=("source_id", "external_id"),
+)
+# Prepared once with expanding IN lists: coercing each key of a literal list into the
+# statement cost more than the lookup itself.
+_IDS_OF_KEYS = select(Generation.id, Generation.external_id).where(
+    Generation.source_id == bindparam("source_id"),
+    Generation.external_id.in_(bindparam("keys", expanding=True)),
+)
+_ROWS_OF_KEYS = select(
+    Generation.id, Generation.external_id, Generation.raw, *(getattr(Generation, f) for f in _FIELDS)
+).where(
+    Generation.source_id == bindparam("source_id"),
+    Generation.external_id.in_(bindparam("keys", expanding=True)),
+)
+_SEEN_AGAIN = (
+    update(Generation)
+    .where(Generation.id.in_(bindparam("ids", expanding=True)))
+    .values(last_seen_at=bindparam("now"))
+)
+_ASSETS_OF_GENERATIONS = select(
+    Asset.id, Asset.generation_id, Asset.role, Asset.position, Asset.url, Asset.state
+).where(Asset.generation_id.in_(bindparam("ids", expanding=True)))
+_NEW_ASSETS = BulkInsert(
+    Asset.__table__,
+    columns=("generation_id", "role", "position", "url"),
+    constants=("state",),
+    conflict=("generation_id", "role", "position"),
+)
 
 
 @dataclass
@@ -47,10 +80,6 @@ class PageCounts:
     def add(self, other: PageCounts) -> None:
         for name in ("seen", "new", "updated", "rejected", "assets_new"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
-
-
-def _insert(connection: Connection) -> Any:
-    return postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
 
 
 def substance(raw: Any) -> Any:
@@ -109,13 +138,22 @@ def save_page(
 def _upsert_generations(
     connection: Connection, source_id: int, items: list[Item], now: datetime
 ) -> tuple[dict[str, int], set[int], set[int]]:
-    """Insert first, then read back only the keys that were archived already: a backfill
-    page (all new) costs one statement instead of two; a re-read page still costs two."""
-    ids = _insert_new(connection, source_id, items, now)
+    """Split the page into new and archived items, insert the new, update the archived.
+
+    The split goes the backend's fastest way. SQLite looks the page's keys up first and
+    inserts only what is missing, so a re-read page costs no INSERT. Postgres inserts
+    first with RETURNING and looks up only the conflicts: there every statement is a
+    round trip, and a lookup on every backfill page would be one more.
+    """
+    if connection.dialect.name == "sqlite":
+        existing = _archived(connection, source_id, [item.external_id for item in items])
+        ids = _insert_new(connection, source_id, [i for i in items if i.external_id not in existing], now)
+    else:
+        ids = _insert_returning(connection, source_id, items, now)
+        existing = _archived(
+            connection, source_id, [i.external_id for i in items if i.external_id not in ids]
+        )
     new_ids = set(ids.values())
-    existing = _archived(
-        connection, source_id, [item.external_id for item in items if item.external_id not in ids]
-    )
     ids.update((key, row.id) for key, row in existing.items())
 
     changes: list[dict[str, Any]] = []
@@ -150,14 +188,17 @@ def _upsert_generations(
             changes,
         )
     if untouched:
-        connection.execute(update(Generation).where(Generation.id.in_(untouched)).values(last_seen_at=now))
+        connection.execute(_SEEN_AGAIN, {"ids": untouched, "now": now})
     if revisions:
         connection.execute(insert(GenerationRevision), revisions)
     return ids, changed_ids, new_ids
 
 
-def _insert_new(connection: Connection, source_id: int, items: list[Item], now: datetime) -> dict[str, int]:
-    """Insert the items not archived yet; their ids by external id (a conflict returns no row)."""
+def _insert_returning(
+    connection: Connection, source_id: int, items: list[Item], now: datetime
+) -> dict[str, int]:
+    """Insert the items not archived yet; the ids of those inserted (a conflict returns
+    no row), in one multi-row statement."""
     rows = [
         {
             "source_id": source_id,
@@ -165,29 +206,44 @@ def _insert_new(connection: Connection, source_id: int, items: list[Item], now: 
             "raw": item.raw,
             "first_seen_at": now,
             "last_seen_at": now,
-            **{name: _value(item, name) for name in _FIELDS},
+            **dict(zip(_FIELDS, _field_values(item), strict=True)),
         }
         for item in items
     ]
     statement = (
-        _insert(connection)(Generation)
+        postgresql.insert(Generation)
         .on_conflict_do_nothing(index_elements=["source_id", "external_id"])
         .returning(Generation.id, Generation.external_id)
     )
     return {row.external_id: row.id for row in connection.execute(statement, rows)}
 
 
+def _insert_new(connection: Connection, source_id: int, items: list[Item], now: datetime) -> dict[str, int]:
+    """Insert `items`, known to be new; their ids by external id, read back in one query
+    (sqlite3's executemany returns no rows, and it is what makes the insert fast)."""
+    if not items:
+        return {}
+    _NEW_GENERATIONS.execute(
+        connection,
+        ((item.external_id, item.raw, *_field_values(item)) for item in items),
+        {"source_id": source_id, "first_seen_at": now, "last_seen_at": now},
+    )
+    keys = [item.external_id for item in items]
+    found = connection.execute(_IDS_OF_KEYS, {"source_id": source_id, "keys": keys})
+    return {row.external_id: row.id for row in found}
+
+
 def _archived(connection: Connection, source_id: int, keys: list[str]) -> dict[str, Any]:
     """The archived rows of `keys`, with every field an update compares."""
     if not keys:
         return {}
-    statement = select(
-        Generation.id,
-        Generation.external_id,
-        Generation.raw,
-        *(getattr(Generation, f) for f in _FIELDS),
-    ).where(Generation.source_id == source_id, Generation.external_id.in_(keys))
-    return {row.external_id: row for row in connection.execute(statement)}
+    rows = connection.execute(_ROWS_OF_KEYS, {"source_id": source_id, "keys": keys})
+    return {row.external_id: row for row in rows}
+
+
+def _field_values(item: Item) -> tuple[Any, ...]:
+    """The item's `_FIELDS` in order, as stored."""
+    return tuple(_value(item, name) for name in _FIELDS)
 
 
 def _value(item: Item, name: str) -> Any:
@@ -208,18 +264,8 @@ def _upsert_assets(connection: Connection, items: list[Item], ids: dict[str, int
     if not wanted:
         return 0
     existing = _archived_assets(connection, sorted({key[0] for key in wanted} - new_ids))
-    fresh = [
-        {"generation_id": key[0], "role": key[1], "position": key[2], "url": url, "state": "pending"}
-        for key, url in wanted.items()
-        if key not in existing
-    ]
-    if fresh:
-        connection.execute(
-            _insert(connection)(Asset).on_conflict_do_nothing(
-                index_elements=["generation_id", "role", "position"]
-            ),
-            fresh,
-        )
+    fresh = [(*key, url) for key, url in wanted.items() if key not in existing]
+    _NEW_ASSETS.execute(connection, fresh, {"state": "pending"})
     moved = [
         {"_id": row.id, "url": wanted[key], "state": "pending" if row.state == "missing" else row.state}
         for key, row in existing.items()
@@ -240,7 +286,5 @@ def _archived_assets(connection: Connection, generation_ids: list[int]) -> dict[
     """The asset rows of these generations by (generation, role, position)."""
     if not generation_ids:
         return {}
-    statement = select(
-        Asset.id, Asset.generation_id, Asset.role, Asset.position, Asset.url, Asset.state
-    ).where(Asset.generation_id.in_(generation_ids))
-    return {(row.generation_id, row.role, row.position): row for row in connection.execute(statement)}
+    rows = connection.execute(_ASSETS_OF_GENERATIONS, {"ids": generation_ids})
+    return {(row.generation_id, row.role, row.position): row for row in rows}
