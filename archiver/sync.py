@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 
 from archiver.archive import Archive
 from archiver.config import SourceConfig
@@ -43,6 +43,17 @@ log = get_logger("archiver.sync")
 PENDING_HORIZON = timedelta(days=3)
 # What a provider answers for a cursor it no longer knows.
 CURSOR_REFUSED = frozenset({400, 404, 410, 422})
+# A run's counters, written with every page: built once.
+_RUN_PROGRESS = (
+    update(SyncRun)
+    .where(SyncRun.id == bindparam("run_id"))
+    .values(
+        {
+            name: bindparam(name)
+            for name in ("records_seen", "records_new", "records_updated", "records_rejected", "pages")
+        }
+    )
+)
 
 
 class Mode(StrEnum):
@@ -306,15 +317,15 @@ class SyncEngine:
             result.counts.add(counts)
             result.pages += 1
             connection.execute(
-                update(SyncRun)
-                .where(SyncRun.id == run.run_id)
-                .values(
-                    records_seen=result.counts.seen,
-                    records_new=result.counts.new,
-                    records_updated=result.counts.updated,
-                    records_rejected=result.counts.rejected,
-                    pages=result.pages,
-                )
+                _RUN_PROGRESS,
+                {
+                    "run_id": run.run_id,
+                    "records_seen": result.counts.seen,
+                    "records_new": result.counts.new,
+                    "records_updated": result.counts.updated,
+                    "records_rejected": result.counts.rejected,
+                    "pages": result.pages,
+                },
             )
         for rejected in page.rejected:
             log.warning(

@@ -20,7 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, or_, update
+from sqlalchemy import Connection, Engine, and_, bindparam, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from archiver.db.models import SyncRun, SyncState
@@ -30,6 +30,17 @@ from archiver.log import get_logger
 log = get_logger("archiver.lease")
 
 DEFAULT_LEASE_TIME = timedelta(minutes=2)
+
+
+@cache
+def _renewal(columns: frozenset[str]) -> Any:
+    """The guarded renewal UPDATE writing these `sync_state` columns, built once: it runs
+    on every page of every walk."""
+    return (
+        update(SyncState)
+        .where(SyncState.source_id == bindparam("_source"), SyncState.lease_owner == bindparam("_owner"))
+        .values(lease_expires_at=bindparam("lease_expires_at"), **{name: bindparam(name) for name in columns})
+    )
 
 
 @cache
@@ -156,11 +167,8 @@ class Lease:
         """Extend the lease inside the caller's transaction, writing `state` columns of
         `sync_state` in the same guarded statement; raise if the lease was lost."""
         now = datetime.now(UTC)
-        kept = connection.execute(
-            update(SyncState)
-            .where(SyncState.source_id == self.source_id, SyncState.lease_owner == self.owner)
-            .values(lease_expires_at=now + self.ttl, **state)
-        ).rowcount
+        parameters = {"_source": self.source_id, "_owner": self.owner, "lease_expires_at": now + self.ttl}
+        kept = connection.execute(_renewal(frozenset(state)), {**parameters, **state}).rowcount
         if not kept:
             raise LeaseLost(self.source, "lost the sync lease to another archiver; stopped writing")
 
