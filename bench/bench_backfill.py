@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
-from bench_simulator import Target, simulator
+import httpx
+from bench_simulator import Target, page_walker, simulator
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -58,6 +59,17 @@ def fetch_only(source: SourceConfig) -> int:
     with build_client() as http:
         provider = provider_class(source.provider)(source, http)
         return sum(len(page.items) for stream in provider.streams() for page in provider.walk(stream))
+
+
+def bare_fetch(target: Target, provider: str) -> int:
+    """The issue's limit: the same pages read by a bare httpx loop (HTTP and JSON only:
+    no validation, no checks, no database), once to the end of the history."""
+    next_page = page_walker(target, provider, restart=False)
+    items = 0
+    with httpx.Client(timeout=60) as client:
+        while got := next_page(client):
+            items += got
+    return items
 
 
 def backfill(config: Path, name: str) -> int:

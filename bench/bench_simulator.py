@@ -76,29 +76,30 @@ def simulator(in_process: bool) -> Iterator[Target]:
         process.wait(timeout=10)
 
 
-def page_walker(target: Target, provider: str) -> Callable[[httpx.Client], int]:
-    """A closure fetching the next page of a walk (restarting at the end); returns items read."""
+def page_walker(target: Target, provider: str, restart: bool = True) -> Callable[[httpx.Client], int]:
+    """A closure fetching the next page of a walk; returns items read. At the end of the
+    history it starts again from the top, or with `restart=False` reads nothing more."""
     url = target.list_url(provider)
     auth = target.headers(provider)
     state: dict[str, object] = {}
 
     def next_page(client: httpx.Client) -> int:
-        if provider == "qaves":
-            params = {"limit": 100, **({"before": state["cursor"]} if state.get("cursor") else {})}
-            body = client.get(url, params=params, headers=auth).json()
-            state["cursor"] = body["next_before"]
-            return len(body["data"])
-        if provider == "aurous":
+        if state.get("ended") and not restart:
+            return 0
+        if provider in ("qaves", "aurous"):
             cursor = state.get("cursor")
-            params = {"limit": 100, **({"starting_after": cursor} if cursor else {})}
+            name = "before" if provider == "qaves" else "starting_after"
+            params = {"limit": 100, **({name: cursor} if cursor else {})}
             body = client.get(url, params=params, headers=auth).json()
-            state["cursor"] = body["next_cursor"]
+            state["cursor"] = body["next_before" if provider == "qaves" else "next_cursor"]
+            state["ended"] = state["cursor"] is None
             return len(body["data"])
         page = int(state.get("page", 0)) + 1
         size = {"size": 100} if provider == "imaginepro" else {"limit": 50}
         body = client.get(url, params={"page": page, **size}, headers=auth).json()
         items = body["images"] if provider == "imaginepro" else body["data"]["items"]
         state["page"] = page if items else 0
+        state["ended"] = not items
         return len(items)
 
     return next_page
