@@ -126,8 +126,8 @@ def test_debug_shows_traceback_only_when_asked(archiver: ArchiverRunner) -> None
 def test_two_processes_migrating_one_postgres_at_once(archiver: ArchiverRunner, postgres_url: str) -> None:
     archiver.write_config([QAVES], database_url=postgres_url)
     processes = [archiver.spawn("migrate") for _ in range(3)]
-    results = [process.communicate(timeout=120) for process in processes]
-    assert [process.returncode for process in processes] == [0, 0, 0], results
-    outputs = "".join(out for out, _ in results)
+    results = [archiver.output(process) for process in processes]
+    assert [result.code for result in results] == [0, 0, 0], results
+    outputs = "".join(result.out for result in results)
     assert outputs.count("schema upgraded from empty to") == 1  # the others waited, then found it done
     assert outputs.count("already at the newest revision") == 2

@@ -72,7 +72,7 @@ def test_a_second_sync_of_the_same_source_waits_for_the_first(
     wait_for(lambda: lease_holder(database_url) is not None, what="the first sync to take the lease")
     with second_log.open("w") as log:
         second = archiver.spawn("sync", stderr=log)
-        _, first_err = first.communicate(timeout=120)
+        first_err = archiver.output(first).err
         second.wait(timeout=120)
     pacer.join(timeout=5)
 
