@@ -9,13 +9,14 @@ ON CONFLICT that meets one key twice), and assets get the newest URL the provide
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql
 
 from archiver.db.bulk import BulkInsert
@@ -41,12 +42,15 @@ _NEW_GENERATIONS = BulkInsert(
     constants=("source_id", "first_seen_at", "last_seen_at"),
     conflict=("source_id", "external_id"),
 )
+# The ids SQLite gave a page's new rows, as one JSON row: a hundred result rows are a
+# hundred sqlite3 steps, each letting go of the GIL to the thread fetching the next page.
+_KEYS = func.json_each(bindparam("keys")).table_valued("value")
+_IDS_OF_KEYS = select(func.json_group_array(func.json_array(Generation.id, Generation.external_id))).where(
+    Generation.source_id == bindparam("source_id"),
+    Generation.external_id.in_(select(_KEYS.c.value)),
+)
 # Prepared once with expanding IN lists: coercing each key of a literal list into the
 # statement cost more than the lookup itself.
-_IDS_OF_KEYS = select(Generation.id, Generation.external_id).where(
-    Generation.source_id == bindparam("source_id"),
-    Generation.external_id.in_(bindparam("keys", expanding=True)),
-)
 _ROWS_OF_KEYS = select(
     Generation.id, Generation.external_id, Generation.raw, *(getattr(Generation, f) for f in _FIELDS)
 ).where(
@@ -219,8 +223,8 @@ def _insert_returning(
 
 
 def _insert_new(connection: Connection, source_id: int, items: list[Item], now: datetime) -> dict[str, int]:
-    """Insert `items`, known to be new; their ids by external id, read back in one query
-    (sqlite3's executemany returns no rows, and it is what makes the insert fast)."""
+    """Insert `items`, known to be new (SQLite); their ids by external id, read back in
+    one query that returns one row."""
     if not items:
         return {}
     _NEW_GENERATIONS.execute(
@@ -228,9 +232,9 @@ def _insert_new(connection: Connection, source_id: int, items: list[Item], now: 
         ((item.external_id, item.raw, *_field_values(item)) for item in items),
         {"source_id": source_id, "first_seen_at": now, "last_seen_at": now},
     )
-    keys = [item.external_id for item in items]
-    found = connection.execute(_IDS_OF_KEYS, {"source_id": source_id, "keys": keys})
-    return {row.external_id: row.id for row in found}
+    keys = json.dumps([item.external_id for item in items])
+    found = connection.execute(_IDS_OF_KEYS, {"source_id": source_id, "keys": keys}).scalar_one()
+    return {external_id: id_ for id_, external_id in json.loads(found)}
 
 
 def _archived(connection: Connection, source_id: int, keys: list[str]) -> dict[str, Any]:

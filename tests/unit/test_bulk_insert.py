@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, insert, select, text
 
 from archiver.db.bulk import BulkInsert
+from archiver.db.engine import create_archive_engine
 from archiver.db.models import Generation
 from fixtures.archive_checks import new_source
 
@@ -100,3 +103,26 @@ def test_no_rows_issue_no_statement(engine: Engine, sources: tuple[int, int]) ->
         BULK.execute(connection, [], {"source_id": sources[0], "first_seen_at": NOW, "last_seen_at": NOW})
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM generations")).scalar_one() == 0
+
+
+def test_a_page_over_sqlites_variable_limit_goes_in_as_several_statements(tmp_path: Path) -> None:
+    engine = create_archive_engine(f"sqlite:///{tmp_path / 'small-limit.db'}")
+    try:
+        source_id = new_source(engine, "bulk", "qaves")
+        rows = [(f"g{i}", RAW, "succeeded", f"prompt {i}", CREATED, None) for i in range(7)]
+        with engine.begin() as connection:
+            dbapi_connection = connection.connection.dbapi_connection
+            assert isinstance(dbapi_connection, sqlite3.Connection)
+            dbapi_connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 20)  # 2 rows of 9 values
+            BULK.execute(
+                connection, rows, {"source_id": source_id, "first_seen_at": NOW, "last_seen_at": NOW}
+            )
+        with engine.connect() as connection:
+            stored_rows = connection.execute(
+                select(Generation.external_id, Generation.prompt, Generation.created_at).order_by(
+                    Generation.id
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    assert [tuple(row) for row in stored_rows] == [(f"g{i}", f"prompt {i}", CREATED) for i in range(7)]
