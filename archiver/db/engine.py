@@ -83,10 +83,27 @@ def _sqlite_engine(url: URL, create_folder: bool) -> Engine:
 
 
 def check_connection(engine: Engine) -> None:
-    """Fail early, in one line, when the database cannot be reached."""
+    """Fail early, in one line, when the database cannot be reached (or, on SQLite, lacks
+    the JSON functions the archive's writes use)."""
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except DBAPIError as error:
-        cause = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
-        raise DatabaseError(f"cannot open the archive database {display_url(engine.url)}: {cause}") from None
+        raise DatabaseError(
+            f"cannot open the archive database {display_url(engine.url)}: {_first_line(error)}"
+        ) from None
+    if engine.dialect.name != "sqlite":
+        return
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT json_array()"))
+    except DBAPIError as error:
+        version = engine.dialect.dbapi.sqlite_version if engine.dialect.dbapi else "?"
+        raise DatabaseError(
+            f"{display_url(engine.url)}: this Python's SQLite {version} lacks the JSON functions "
+            f"the archive needs ({_first_line(error)}); use a Python built with SQLite 3.38 or newer"
+        ) from None
+
+
+def _first_line(error: DBAPIError) -> str:
+    return str(error.orig).strip().splitlines()[0] if error.orig else str(error)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import socket
+import sqlite3
+from pathlib import Path
 
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import Engine, create_engine, event, inspect
 
 from fixtures.cli import ArchiverRunner
 
@@ -131,3 +133,26 @@ def test_two_processes_migrating_one_postgres_at_once(archiver: ArchiverRunner, 
     outputs = "".join(result.out for result in results)
     assert outputs.count("schema upgraded from empty to") == 1  # the others waited, then found it done
     assert outputs.count("already at the newest revision") == 2
+
+
+def _no_such_function(*_args: object) -> None:
+    raise sqlite3.OperationalError("no such function: json_array")
+
+
+def test_sqlite_without_json_functions_is_one_clear_line(archiver: ArchiverRunner, tmp_path: Path) -> None:
+    """An old SQLite build without JSON1, imitated by shadowing one of its functions."""
+
+    def without_json(dbapi_connection: object, _record: object) -> None:
+        if isinstance(dbapi_connection, sqlite3.Connection):
+            dbapi_connection.create_function("json_array", -1, _no_such_function)
+
+    archiver.write_config([QAVES], database_url=f"sqlite:///{tmp_path / 'old.db'}")
+    event.listen(Engine, "connect", without_json)
+    try:
+        result = archiver.run("status")
+    finally:
+        event.remove(Engine, "connect", without_json)
+    assert result.code != 0
+    assert result.err.strip().count("\n") == 0, result.err
+    assert "lacks the JSON functions the archive needs" in result.err
+    assert sqlite3.sqlite_version in result.err
