@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
@@ -25,7 +26,7 @@ from archiver.providers.items import Item
 from archiver.providers.items import RejectedItem as Rejected
 
 _FIELDS = (
-    "status",
+    "status",  # first: `_field_values` stores its enum as text
     "provider_status",
     "prompt",
     "negative_prompt",
@@ -34,6 +35,7 @@ _FIELDS = (
     "created_at",
     "completed_at",
 )
+_ITEM_FIELDS = attrgetter(*_FIELDS)
 # Signed URLs change their query on every listing; that is no change of substance.
 _URL_QUERY = re.compile(r"(https?://[^\s?\"#]+)\?[^\s\"#]*")
 _NEW_GENERATIONS = BulkInsert(
@@ -169,9 +171,9 @@ def _upsert_generations(
         if row is None:
             continue
         values = {
-            name: _value(item, name)
-            for name in _FIELDS
-            if _value(item, name) is not None and _value(item, name) != getattr(row, name)
+            name: value
+            for name, value in zip(_FIELDS, _field_values(item), strict=True)
+            if value is not None and value != getattr(row, name)
         }
         raw_changed = item.raw != row.raw
         raw_changed_in_substance = raw_changed and substance(item.raw) != substance(row.raw)
@@ -246,13 +248,9 @@ def _archived(connection: Connection, source_id: int, keys: list[str]) -> dict[s
 
 
 def _field_values(item: Item) -> tuple[Any, ...]:
-    """The item's `_FIELDS` in order, as stored."""
-    return tuple(_value(item, name) for name in _FIELDS)
-
-
-def _value(item: Item, name: str) -> Any:
-    value = getattr(item, name)
-    return value.value if name == "status" else value
+    """The item's `_FIELDS` in order, as stored (the status enum as its text)."""
+    status, *rest = _ITEM_FIELDS(item)
+    return (status.value, *rest)
 
 
 def _upsert_assets(connection: Connection, items: list[Item], ids: dict[str, int], new_ids: set[int]) -> int:
