@@ -25,6 +25,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 
 Processor = Callable[[Any], Any]
+# Bounds one statement's text (old SQLite builds cap it at 1 MB) and the statements kept.
+_MOST_ROWS_PER_STATEMENT = 500
 
 
 class BulkInsert:
@@ -64,7 +66,7 @@ class BulkInsert:
         )
         parameters = [_converted(row, row_processors) + tail for row in rows]
         width = len(self.columns) + len(self.constants)
-        per_statement = max(1, _variable_limit(connection) // width)
+        per_statement = max(1, min(_MOST_ROWS_PER_STATEMENT, _variable_limit(connection) // width))
         for start in range(0, len(parameters), per_statement):
             chunk = parameters[start : start + per_statement]
             connection.exec_driver_sql(

@@ -126,3 +126,16 @@ def test_a_page_over_sqlites_variable_limit_goes_in_as_several_statements(tmp_pa
     finally:
         engine.dispose()
     assert [tuple(row) for row in stored_rows] == [(f"g{i}", f"prompt {i}", CREATED) for i in range(7)]
+
+
+def test_a_batch_larger_than_one_statement_holds_is_written_whole(
+    engine: Engine, sources: tuple[int, int]
+) -> None:
+    rows = [(f"g{i:04}", {"n": i}, "succeeded", None, None, None) for i in range(1201)]
+    with engine.begin() as connection:
+        BULK.execute(connection, rows, {"source_id": sources[0], "first_seen_at": NOW, "last_seen_at": NOW})
+    with engine.connect() as connection:
+        stored_rows = connection.execute(select(Generation.external_id, Generation.raw)).all()
+    assert sorted((row.external_id, row.raw["n"]) for row in stored_rows) == [
+        (f"g{i:04}", i) for i in range(1201)
+    ]
