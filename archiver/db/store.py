@@ -234,7 +234,7 @@ def _insert_new(connection: Connection, source_id: int, items: list[Item], now: 
         ((item.external_id, item.raw, *_field_values(item)) for item in items),
         {"source_id": source_id, "first_seen_at": now, "last_seen_at": now},
     )
-    keys = json.dumps([item.external_id for item in items])
+    keys = json.dumps([item.external_id for item in items], ensure_ascii=False)
     found = connection.execute(_IDS_OF_KEYS, {"source_id": source_id, "keys": keys}).scalar_one()
     return {external_id: id_ for id_, external_id in json.loads(found)}
 

@@ -155,3 +155,18 @@ def test_rejected_items_are_kept_with_their_raw_and_reason(engine: Engine, sourc
     assert (counts.seen, counts.rejected) == (1, 1)
     [kept] = table(engine, RejectedItem)
     assert (kept.external_id, kept.raw, kept.reason) == ("img_9", bad.raw, bad.reason)
+
+
+def test_every_new_item_gets_its_own_assets_whatever_its_key_holds(engine: Engine, source_id: int) -> None:
+    keys = ["plain", "sm😀ile", 'quo"te', "back\\slash", "ünï", "space d", "[1,2]"]
+    page = [
+        item(key, assets=(AssetRef(AssetRole.IMAGE, 0, f"https://cdn.example/{n}.png"),))
+        for n, key in enumerate(keys)
+    ]
+    counts = save(engine, source_id, page)
+    assert (counts.new, counts.assets_new) == (len(keys), len(keys))
+    with engine.connect() as connection:
+        pairs = connection.execute(
+            select(Generation.external_id, Asset.url).join(Asset, Asset.generation_id == Generation.id)
+        ).all()
+    assert sorted(pairs) == sorted((key, f"https://cdn.example/{n}.png") for n, key in enumerate(keys))
