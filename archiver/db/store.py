@@ -44,6 +44,12 @@ _NEW_GENERATIONS = BulkInsert(
     constants=("source_id", "first_seen_at", "last_seen_at"),
     conflict=("source_id", "external_id"),
 )
+# Postgres: insert a page and learn the new rows' ids in one round trip.
+_INSERT_RETURNING = (
+    postgresql.insert(Generation)
+    .on_conflict_do_nothing(index_elements=["source_id", "external_id"])
+    .returning(Generation.id, Generation.external_id)
+)
 # The ids SQLite gave a page's new rows, as one JSON row: a hundred result rows are a
 # hundred sqlite3 steps, each letting go of the GIL to the thread fetching the next page.
 _KEYS = func.json_each(bindparam("keys")).table_valued("value")
@@ -216,12 +222,7 @@ def _insert_returning(
         }
         for item in items
     ]
-    statement = (
-        postgresql.insert(Generation)
-        .on_conflict_do_nothing(index_elements=["source_id", "external_id"])
-        .returning(Generation.id, Generation.external_id)
-    )
-    return {row.external_id: row.id for row in connection.execute(statement, rows)}
+    return {row.external_id: row.id for row in connection.execute(_INSERT_RETURNING, rows)}
 
 
 def _insert_new(connection: Connection, source_id: int, items: list[Item], now: datetime) -> dict[str, int]:
