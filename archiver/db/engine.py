@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
@@ -88,20 +88,23 @@ def check_connection(engine: Engine) -> None:
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
+            if engine.dialect.name == "sqlite":
+                _require_json_functions(connection)
     except DBAPIError as error:
         raise DatabaseError(
             f"cannot open the archive database {display_url(engine.url)}: {_first_line(error)}"
         ) from None
-    if engine.dialect.name != "sqlite":
-        return
+
+
+def _require_json_functions(connection: Connection) -> None:
     try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT json_array()"))
+        connection.execute(text("SELECT json_array()"))
     except DBAPIError as error:
-        version = engine.dialect.dbapi.sqlite_version if engine.dialect.dbapi else "?"
+        version = connection.dialect.dbapi.sqlite_version if connection.dialect.dbapi else "?"
         raise DatabaseError(
-            f"{display_url(engine.url)}: this Python's SQLite {version} lacks the JSON functions "
-            f"the archive needs ({_first_line(error)}); use a Python built with SQLite 3.38 or newer"
+            f"{display_url(connection.engine.url)}: this Python's SQLite {version} lacks the JSON "
+            f"functions the archive needs ({_first_line(error)}); "
+            "use a Python built with SQLite 3.38 or newer"
         ) from None
 
 
